@@ -1,0 +1,250 @@
+"""Reading a task's splits into `Examples`, with the paper's caps and seeded subsampling."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import random
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from .glue import GLUE_TASKS, HUB_EVAL_SPLIT, TSV_TEXT_COLUMNS
+
+SPLITS = ("train", "eval", "eval_mismatched")
+
+
+@dataclass
+class Examples:
+    """One split of a task: texts (one or two fields) and labels (class ids or floats)."""
+
+    task: str
+    text_a: list[str]
+    text_b: Optional[list[str]]
+    labels: list[Any]
+    num_labels: int
+    label_names: list[str] = field(default_factory=list)
+
+    @property
+    def regression(self) -> bool:
+        return self.num_labels == 1
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def subset(self, indices: list[int]) -> "Examples":
+        return Examples(self.task, [self.text_a[i] for i in indices],
+                        [self.text_b[i] for i in indices] if self.text_b is not None else None,
+                        [self.labels[i] for i in indices], self.num_labels, self.label_names)
+
+    def sample(self, k: Optional[int], seed: int) -> "Examples":
+        """A seeded random subset of at most k examples (all, in order, when k is None or >= n)."""
+        if k is None or k >= len(self):
+            return self
+        rng = random.Random(seed)
+        return self.subset(sorted(rng.sample(range(len(self)), k)))
+
+
+@dataclass
+class TaskSpec:
+    name: str
+    source: dict
+    max_train: Optional[int] = 105_000
+    max_eval: Optional[int] = 15_000
+    max_length: int = 128
+
+    @staticmethod
+    def parse(payload: dict) -> "TaskSpec":
+        if not isinstance(payload, dict) or not payload.get("name"):
+            raise ValueError("task.name is required")
+        source = payload.get("source")
+        if not isinstance(source, dict) or source.get("kind") not in ("glue", "files"):
+            raise ValueError(f"task '{payload['name']}': task.source.kind must be 'glue' or 'files'")
+        if source["kind"] == "glue" and source.get("task") not in GLUE_TASKS:
+            raise ValueError(f"task '{payload['name']}': task.source.task '{source.get('task')}' is not a GLUE "
+                             f"task ({', '.join(GLUE_TASKS)})")
+        return TaskSpec(payload["name"], source, payload.get("max_train", 105_000),
+                        payload.get("max_eval", 15_000), int(payload.get("max_length", 128)))
+
+    @property
+    def metric(self) -> str:
+        if self.source["kind"] == "glue":
+            return GLUE_TASKS[self.source["task"]].metric
+        return self.source.get("metric") or ("pearson_spearman" if self.source.get("regression") else "accuracy")
+
+
+def load_examples(spec: TaskSpec, split: str, seed: int = 42) -> Examples:
+    """The task's split ('train', 'eval', 'eval_mismatched' for MNLI), capped and subsampled."""
+    if split not in SPLITS:
+        raise ValueError(f"split '{split}' is not one of {SPLITS}")
+    if spec.source["kind"] == "glue":
+        examples = _load_glue(spec, split)
+    else:
+        examples = _load_files(spec, split)
+    _validate(spec, split, examples)
+    cap = spec.max_train if split == "train" else spec.max_eval
+    return examples.sample(cap, seed)
+
+
+# ---------------------------------------------------------------------------------------------
+# GLUE
+
+
+def _load_glue(spec: TaskSpec, split: str) -> Examples:
+    glue = GLUE_TASKS[spec.source["task"]]
+    directory = spec.source.get("dir")
+    if directory:
+        return _load_glue_dir(spec, glue, directory, split)
+    return _load_glue_hub(spec, glue, split)
+
+
+def _load_glue_dir(spec: TaskSpec, glue, directory: str, split: str) -> Examples:
+    folder = os.path.join(directory, glue.folder)
+    if not os.path.isdir(folder):
+        alt = os.path.join(directory, glue.name)
+        folder = alt if os.path.isdir(alt) else folder
+    if split == "train":
+        name = glue.train_file
+    elif split == "eval_mismatched":
+        if glue.name != "mnli":
+            raise ValueError(f"task '{spec.name}': only MNLI has an eval_mismatched split")
+        name = "dev_mismatched.tsv"
+    else:
+        name = glue.eval_file
+    path = os.path.join(folder, name)
+    if not os.path.isfile(path):
+        present = sorted(os.listdir(folder)) if os.path.isdir(folder) else []
+        raise ValueError(f"task '{spec.name}': GLUE file {path} does not exist"
+                         + (f" (the folder has: {', '.join(present)})" if present else " (no such folder)"))
+    rows = _read_table(path, "tsv", header=glue.tsv_columns is None, columns=glue.tsv_columns)
+    text_cols = TSV_TEXT_COLUMNS.get(glue.name, glue.text_fields)
+    return _rows_to_examples(spec, path, rows, list(text_cols), glue.tsv_label,
+                             list(glue.label_values) if glue.label_values else None, glue.regression)
+
+
+def _load_glue_hub(spec: TaskSpec, glue, split: str) -> Examples:
+    try:
+        import datasets  # imported only here: the hub is the only user
+    except ImportError as exc:
+        raise ValueError("reading GLUE from the hub needs the `datasets` package; or set task.source.dir "
+                         "to a local GLUE folder") from exc
+    hub_split = "train" if split == "train" else (
+        "validation_mismatched" if split == "eval_mismatched" else HUB_EVAL_SPLIT.get(glue.name, "validation"))
+    ds = datasets.load_dataset("nyu-mll/glue", glue.name, split=hub_split)
+    text_a = list(ds[glue.text_fields[0]])
+    text_b = list(ds[glue.text_fields[1]]) if len(glue.text_fields) == 2 else None
+    labels = [float(x) for x in ds["label"]] if glue.regression else [int(x) for x in ds["label"]]
+    names = list(glue.label_values or [])
+    return Examples(spec.name, text_a, text_b, labels, glue.num_labels, names)
+
+
+# ---------------------------------------------------------------------------------------------
+# CSV / TSV / JSONL files
+
+
+def _load_files(spec: TaskSpec, split: str) -> Examples:
+    src = spec.source
+    key = "train" if split == "train" else "eval"
+    path = src.get(key)
+    if not path:
+        raise ValueError(f"task '{spec.name}': task.source.{key} (the {key} file) is required")
+    if not os.path.isfile(path):
+        raise ValueError(f"task '{spec.name}': task.source.{key} file {path} does not exist")
+    fmt = src.get("format") or _format_of(path)
+    rows = _read_table(path, fmt, header=True)
+    text_cols = src.get("text") or []
+    if not 1 <= len(text_cols) <= 2:
+        raise ValueError(f"task '{spec.name}': task.source.text must name one or two columns")
+    label_col = src.get("label")
+    if not label_col:
+        raise ValueError(f"task '{spec.name}': task.source.label (the label column) is required")
+    labels = src.get("labels")
+    if labels is None and not src.get("regression"):
+        # The label set comes from the train split so that eval ids agree with it.
+        train_path = src.get("train")
+        train_rows = rows if key == "train" else _read_table(train_path, src.get("format") or _format_of(train_path),
+                                                             header=True)
+        _check_columns(spec, train_path, train_rows, [label_col])
+        labels = sorted({str(r[label_col]) for r in train_rows})
+    return _rows_to_examples(spec, path, rows, text_cols, label_col,
+                             [str(x) for x in labels] if labels is not None else None,
+                             bool(src.get("regression")))
+
+
+def _format_of(path: str) -> str:
+    ext = os.path.splitext(path)[1].lower().lstrip(".")
+    if ext in ("csv", "tsv", "jsonl"):
+        return ext
+    if ext == "json":
+        return "jsonl"
+    raise ValueError(f"cannot tell the format of {path}; set task.source.format to csv, tsv or jsonl")
+
+
+def _read_table(path: str, fmt: str, header: bool, columns: Optional[tuple] = None) -> list[dict]:
+    if fmt == "jsonl":
+        rows = []
+        with open(path, encoding="utf-8") as f:
+            for number, line in enumerate(f, 1):
+                if line.strip():
+                    try:
+                        rows.append(json.loads(line))
+                    except json.JSONDecodeError as exc:
+                        raise ValueError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
+        return rows
+    delimiter = "\t" if fmt == "tsv" else ","
+    with open(path, encoding="utf-8", newline="") as f:
+        # GLUE TSVs contain unbalanced quotes; read them verbatim.
+        quoting = csv.QUOTE_NONE if fmt == "tsv" else csv.QUOTE_MINIMAL
+        reader = csv.reader(f, delimiter=delimiter, quoting=quoting)
+        lines = list(reader)
+    if not lines:
+        return []
+    if header:
+        head, body = lines[0], lines[1:]
+    else:
+        head, body = list(columns or []), lines
+    return [dict(zip(head, line)) for line in body if line]
+
+
+def _check_columns(spec: TaskSpec, path: str, rows: list[dict], needed: list[str]) -> None:
+    if not rows:
+        raise ValueError(f"task '{spec.name}': {path} has no rows")
+    present = list(rows[0].keys())
+    missing = [c for c in needed if c not in present]
+    if missing:
+        raise ValueError(f"task '{spec.name}': {path} has no column {', '.join(repr(m) for m in missing)} "
+                         f"(columns: {', '.join(present)})")
+
+
+def _rows_to_examples(spec: TaskSpec, path: str, rows: list[dict], text_cols: list[str], label_col: str,
+                      label_values: Optional[list[str]], regression: bool) -> Examples:
+    _check_columns(spec, path, rows, text_cols + [label_col])
+    text_a = [str(r[text_cols[0]]) for r in rows]
+    text_b = [str(r[text_cols[1]]) for r in rows] if len(text_cols) == 2 else None
+    if regression:
+        labels: list[Any] = []
+        for i, r in enumerate(rows):
+            try:
+                labels.append(float(r[label_col]))
+            except (TypeError, ValueError):
+                raise ValueError(f"task '{spec.name}': {path} row {i + 1}: label {r[label_col]!r} is not a number") from None
+        return Examples(spec.name, text_a, text_b, labels, 1, [])
+    assert label_values is not None
+    index = {v: i for i, v in enumerate(label_values)}
+    labels = []
+    for i, r in enumerate(rows):
+        value = str(r[label_col])
+        if value not in index:
+            raise ValueError(f"task '{spec.name}': {path} row {i + 1}: label {value!r} is not in the label set "
+                             f"{label_values}")
+        labels.append(index[value])
+    return Examples(spec.name, text_a, text_b, labels, len(label_values), label_values)
+
+
+def _validate(spec: TaskSpec, split: str, examples: Examples) -> None:
+    if len(examples) == 0:
+        raise ValueError(f"task '{spec.name}': the {split} split is empty")
+    empty = [i for i, t in enumerate(examples.text_a) if not t.strip()]
+    if empty:
+        raise ValueError(f"task '{spec.name}': the {split} split has {len(empty)} empty texts "
+                         f"(first at row {empty[0] + 1})")

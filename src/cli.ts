@@ -1,0 +1,61 @@
+/**
+ * The osrm command line. Exit codes: 0 success, 1 failure, 2 bad usage or a bad config.
+ * Errors print as one clear message (no stack unless OSRM_DEBUG=1).
+ */
+import { Command, CommanderError } from "commander";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { commands } from "./commands/index.ts";
+import { createContext, type CommandContext } from "./commands/context.ts";
+import { OsrmError } from "./errors.ts";
+import { packageRoot } from "./runtime/paths.ts";
+
+const version = (JSON.parse(readFileSync(join(packageRoot, "package.json"), "utf8")) as { version: string }).version;
+
+export function buildProgram(signal: AbortSignal): Command {
+  const program = new Command("osrm")
+    .description(
+      "LoRA fine-tuning with OSRM initialisation, model merging and evaluation.\n" +
+        "Orthogonal Subspaces for Robust Model Merging (Zhang and Zhou, ACL 2025).",
+    )
+    .version(version, "-V, --version")
+    .option("--json", "machine-readable output: JSON lines for progress and the result")
+    .option("-q, --quiet", "no progress display")
+    .showHelpAfterError("(run with --help for usage)")
+    .exitOverride();
+  let ctx: CommandContext | undefined;
+  const context = () => (ctx ??= createContext(program, signal));
+  for (const register of commands) register(program, context);
+  return program;
+}
+
+function report(error: unknown): number {
+  if (error instanceof CommanderError) {
+    return error.code === "commander.helpDisplayed" || error.code === "commander.version" || error.exitCode === 0 ? 0 : 2;
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(`osrm: ${message}\n`);
+  if (process.env.OSRM_DEBUG && error instanceof Error && error.stack) process.stderr.write(error.stack + "\n");
+  if (error instanceof OsrmError) return error.exitCode;
+  return 1;
+}
+
+async function main(): Promise<void> {
+  const controller = new AbortController();
+  let interrupts = 0;
+  process.on("SIGINT", () => {
+    interrupts += 1;
+    if (interrupts > 1) process.exit(130);
+    process.stderr.write("\nosrm: stopping (Ctrl-C again to force)\n");
+    controller.abort();
+  });
+  const program = buildProgram(controller.signal);
+  try {
+    await program.parseAsync(process.argv);
+  } catch (error) {
+    process.exitCode = report(error);
+  }
+  if (controller.signal.aborted && !process.exitCode) process.exitCode = 130;
+}
+
+await main();

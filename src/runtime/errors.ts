@@ -1,0 +1,44 @@
+import { OsrmError } from "../errors.ts";
+
+/** A Python exception raised inside an op, carried across with its type and traceback. */
+export class PythonError extends OsrmError {
+  constructor(
+    readonly op: string,
+    readonly pythonType: string,
+    readonly pythonMessage: string,
+    readonly traceback: string,
+    readonly pythonModule?: string,
+  ) {
+    super(`${op}: ${pythonType}: ${pythonMessage}`);
+  }
+}
+
+/** The op name is not provided by this runtime (yet). */
+export class OpNotAvailableError extends PythonError {}
+
+/** The Python process died (segfault, os._exit, OOM kill) while a call was in flight. */
+export class RuntimeDiedError extends OsrmError {
+  constructor(
+    readonly op: string,
+    readonly exitCode_: number | null,
+    readonly signal: string | null,
+    readonly stderrTail = "",
+  ) {
+    const how = signal ? `signal ${signal}` : `exit code ${exitCode_}`;
+    const tail = stderrTail.trim() ? `\nlast output of the runtime:\n${stderrTail.trim()}` : "";
+    super(
+      `the Python runtime died during '${op}' (${how}); ` +
+        `it may have run out of memory or crashed in native code. The next call starts a fresh runtime.${tail}`,
+    );
+  }
+}
+
+/** The call was aborted by the caller (Ctrl-C or an AbortSignal); its Python work was stopped. */
+export class RuntimeAbortedError extends OsrmError {
+  constructor(readonly op: string) {
+    super(`'${op}' was aborted`);
+  }
+}
+
+/** The Python environment is missing or incomplete. */
+export class RuntimeSetupError extends OsrmError {}

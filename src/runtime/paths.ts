@@ -1,0 +1,30 @@
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** The package root (where package.json and python/ live), wherever the package is installed. */
+export const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
+export const pythonSourceDir = join(packageRoot, "python");
+export const requirementsFile = join(pythonSourceDir, "requirements.txt");
+
+/** Per-user cache: $OSRM_CACHE_DIR, else $XDG_CACHE_HOME/osrm, else ~/.cache/osrm. */
+export function cacheDir(): string {
+  if (process.env.OSRM_CACHE_DIR) return resolve(process.env.OSRM_CACHE_DIR);
+  const base = process.env.XDG_CACHE_HOME ? resolve(process.env.XDG_CACHE_HOME) : join(homedir(), ".cache");
+  return join(base, "osrm");
+}
+
+/** Hash of the pinned requirements: the virtual environment's identity. */
+export function requirementsHash(): string {
+  return createHash("sha256").update(readFileSync(requirementsFile)).digest("hex").slice(0, 16);
+}
+
+export function venvDir(): string {
+  return join(cacheDir(), `venv-${requirementsHash()}`);
+}
+
+export function venvPython(dir = venvDir()): string {
+  return process.platform === "win32" ? join(dir, "Scripts", "python.exe") : join(dir, "bin", "python");
+}
