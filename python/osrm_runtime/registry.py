@@ -18,6 +18,7 @@ OPS: dict[str, str] = {
     "crash": "ops_basic:crash",
     "sleep": "ops_basic:sleep",
     "env_info": "ops_basic:env_info",
+    "make_test_fixture": "testing:make_test_fixture",
 }
 
 
