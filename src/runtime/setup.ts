@@ -28,6 +28,8 @@ export interface EnsureOptions {
   force?: boolean;
   requirements?: string;
   dir?: string;
+  /** Modules the finished environment must import (the runtime's own by default). */
+  requiredModules?: string[];
   signal?: AbortSignal;
 }
 
@@ -78,7 +80,7 @@ async function buildVenv(dir: string, opts: EnsureOptions): Promise<void> {
     const text = chunk.toString();
     tail = (tail + text).slice(-4000);
     for (const line of text.split("\n")) {
-      const m = /^(Collecting|Requirement already satisfied:?)\s+(\S+)/.exec(line.trim());
+      const m = /^(Collecting|Processing|Requirement already satisfied:?)\s+(\S+)/.exec(line.trim());
       if (m) {
         collected += 1;
         progress(opts, "install", `collected ${m[2]}`, Math.min(collected, total), Math.max(total, collected));
@@ -95,7 +97,7 @@ async function buildVenv(dir: string, opts: EnsureOptions): Promise<void> {
         `will be rebuilt next time.\n${tail.trim().split("\n").slice(-15).join("\n")}`,
     );
   }
-  await checkInterpreter(venvPython(dir), "the new environment");
+  await checkInterpreter(venvPython(dir), "the new environment", opts.requiredModules);
   writeFileAtomic(
     join(dir, READY_MARKER),
     JSON.stringify({ requirementsHash: requirementsHash(), readyAt: new Date().toISOString() }) + "\n",
@@ -139,10 +141,10 @@ async function findBasePython(): Promise<string> {
 }
 
 /** Fails with the list of missing modules and the command that fixes it. */
-export async function checkInterpreter(python: string, what: string): Promise<void> {
+export async function checkInterpreter(python: string, what: string, modules = REQUIRED_MODULES): Promise<void> {
   const code = [
     "import importlib.util, json",
-    `mods = ${JSON.stringify(REQUIRED_MODULES)}`,
+    `mods = ${JSON.stringify(modules)}`,
     "print(json.dumps([m for m in mods if importlib.util.find_spec(m) is None]))",
   ].join("\n");
   const r = await execa(python, ["-c", code], { reject: false });
