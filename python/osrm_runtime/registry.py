@@ -19,6 +19,12 @@ OPS: dict[str, str] = {
     "sleep": "ops_basic:sleep",
     "env_info": "ops_basic:env_info",
     "make_test_fixture": "testing:make_test_fixture",
+    "train": "train.recipe:train",
+    # OSRM: statistics, init, post-hoc transform, interference diagnostic
+    "collect_stats": "osrm.stats:collect_stats",
+    "osrm_init": "osrm.init:osrm_init",
+    "transform": "osrm.transform:transform",
+    "diagnose": "osrm.diagnose:diagnose",
 }
 
 

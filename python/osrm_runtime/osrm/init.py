@@ -1,0 +1,130 @@
+"""Op `osrm_init`: task t's OSRM init adapter (A from the other tasks' statistics, B = 0) in
+PEFT's format, ready for the `train` op to load by PEFT's key names."""
+
+from __future__ import annotations
+
+import os
+
+from ..models import device, target_module_suffixes
+from .adapters import write_lora_folder
+from .stats_cache import Stats, load_stats
+from .subspace import VARIANTS, check_rank, null_space_rows, others_second_moment, smallest_eigenvectors
+
+
+def load_stats_map(stats: dict, field: str = "stats") -> dict[str, Stats]:
+    if not isinstance(stats, dict) or not stats:
+        raise ValueError(f"{field} must map task names to statistics files (from collect_stats)")
+    loaded = {name: load_stats(path, f"{field}.{name}") for name, path in stats.items()}
+    first_name, first = next(iter(loaded.items()))
+    for name, s in loaded.items():
+        if s.meta["model"]["name_or_path"] != first.meta["model"]["name_or_path"] or s.meta["shapes"] != first.meta["shapes"]:
+            raise ValueError(f"{field}.{name}: {s.path} was collected on model {s.meta['model']['name_or_path']} "
+                             f"with modules of other shapes than {field}.{first_name} "
+                             f"({first.meta['model']['name_or_path']}); statistics must come from one model")
+    return loaded
+
+
+def select_modules(stats: Stats, blocks) -> list[str]:
+    """The statistics' modules, narrowed to lora.blocks when given."""
+    modules = stats.modules
+    if not blocks:
+        return modules
+    family = stats.meta["model"]["family"]
+    chosen = []
+    for suffix in target_module_suffixes(family, list(blocks)):
+        hit = [m for m in modules if m == suffix or m.endswith("." + suffix)]
+        if not hit:
+            raise ValueError(f"lora.blocks {list(blocks)}: module '{suffix}' has no statistics in {stats.path} "
+                             f"(collected for blocks {stats.meta['blocks']}: {', '.join(modules[:6])}...)")
+        chosen += [m for m in hit if m not in chosen]
+    return [m for m in modules if m in chosen]
+
+
+def osrm_subspaces(target: str, stats: dict[str, Stats], modules: list[str], rank: int, variant: str,
+                   weighting: str = "tokens", pooling: str = "masked", on_device=None) -> tuple[dict, dict]:
+    """module -> A (r x d_in, fp64 on the CPU), and per module the residual: the fraction of the
+    other tasks' input energy A keeps (covariance: trace(A S A^T) / trace(S)) or ||A X^T|| / ||X||."""
+    import torch
+
+    if variant not in VARIANTS:
+        raise ValueError(f"osrm.variant '{variant}' is not one of {', '.join(VARIANTS)}")
+    others = [s for name, s in stats.items() if name != target]
+    if not others:
+        raise ValueError(f"stats: OSRM for task '{target}' needs statistics of at least one other task "
+                         f"(got only {', '.join(stats)})")
+    reference = others[0]
+    inputs: dict[str, str] = {}  # input key -> a module reading it (shared inputs solve once)
+    for module in modules:
+        inputs.setdefault(reference.input_key(module), module)
+    by_dim: dict[int, list[str]] = {}
+    for key, module in inputs.items():
+        d_in = reference.meta["shapes"][module][1]
+        check_rank(rank, d_in, variant, len(others), module)
+        by_dim.setdefault(d_in, []).append(key)
+
+    solved: dict[str, object] = {}
+    residual_by_key: dict[str, float] = {}
+    for d_in, keys in by_dim.items():
+        mods = [inputs[k] for k in keys]
+        if variant == "covariance":
+            stack = torch.stack([others_second_moment([s.second_moment(m) for s in others],
+                                                      [s.tokens(m) for s in others], weighting) for m in mods])
+            rows, values = smallest_eigenvectors(stack, rank, on_device)
+            traces = torch.diagonal(stack, dim1=-2, dim2=-1).sum(-1).to(values)
+            residual = values.sum(-1) / traces.clamp_min(1e-300)
+        else:
+            stack = torch.stack([torch.stack([s.mean(m, pooling).double() for s in others]) for m in mods])
+            rows = null_space_rows(stack, rank, on_device)
+            stack = stack.to(rows)
+            residual = (torch.linalg.matrix_norm(rows @ stack.transpose(-1, -2))
+                        / torch.linalg.matrix_norm(stack).clamp_min(1e-300))
+        rows = rows.cpu()
+        for i, key in enumerate(keys):
+            solved[key] = rows[i]
+            residual_by_key[key] = float(residual[i])
+    a = {m: solved[reference.input_key(m)] for m in modules}
+    res = {m: residual_by_key[reference.input_key(m)] for m in modules}
+    return a, res
+
+
+def osrm_init(payload: dict, ctx) -> dict:
+    from peft import LoraConfig
+    import torch
+
+    target = payload.get("task")
+    if isinstance(target, dict):
+        target = target.get("name")
+    if not target:
+        raise ValueError("task: the name of the task to initialise is required")
+    out = payload.get("out")
+    if not out:
+        raise ValueError("out: the folder to write the init adapter to is required")
+    stats = load_stats_map(payload.get("stats"))
+    lora = dict(payload.get("lora") or {})
+    osrm = dict(payload.get("osrm") or {})
+    rank = lora.get("rank", 8)
+    alpha = lora.get("alpha", 16)
+    dropout = float(lora.get("dropout", 0.0))
+    variant = osrm.get("variant", "covariance")
+    reference = next(iter(stats.values()))
+    modules = select_modules(reference, lora.get("blocks"))
+    ctx.progress(f"osrm init {target}", current=0, total=1, message=variant)
+    a, residual = osrm_subspaces(target, stats, modules, rank, variant, osrm.get("weighting", "tokens"),
+                                 osrm.get("pooling", "masked"), device())
+    factors = {m: (a[m], torch.zeros(reference.meta["shapes"][m][0], rank)) for m in modules}
+    family = reference.meta["model"]["family"]
+    blocks = lora.get("blocks") or reference.meta["blocks"]
+    config = LoraConfig(task_type="SEQ_CLS", r=rank, lora_alpha=alpha, lora_dropout=dropout,
+                        target_modules=target_module_suffixes(family, list(blocks)),
+                        fan_in_fan_out=bool(reference.meta.get("conv1d")))
+    config.base_model_name_or_path = reference.meta["model"]["name_or_path"]
+    values = list(residual.values())
+    info = {"kind": "osrm_init", "task": target, "variant": variant, "rank": rank, "alpha": alpha,
+            "weighting": osrm.get("weighting", "tokens"), "pooling": osrm.get("pooling", "masked"),
+            "stats": {name: s.path for name, s in stats.items()}, "residual": residual}
+    write_lora_folder(out, factors, config, info=info)
+    ctx.progress(f"osrm init {target}", current=1, total=1)
+    return {"adapter": os.path.abspath(out), "modules": modules, "variant": variant, "rank": rank,
+            "inputs": len({reference.input_key(m) for m in modules}),
+            "others": [n for n in stats if n != target],
+            "residual": {"mean": sum(values) / len(values), "max": max(values)}}

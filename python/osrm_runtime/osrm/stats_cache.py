@@ -1,0 +1,120 @@
+"""The on-disk statistics of one task: a safetensors file with JSON metadata in its header.
+
+Tensors, per distinct module input `<key>`: `<key>.second_moment` (d x d, fp32, sum of h h^T over
+real tokens), `<key>.tokens` (int64 scalar), `<key>.mean_masked` (d) and, for pooling
+all-positions, `<key>.mean_all` (d). The header's metadata holds `osrm_stats` = JSON with the
+model, task, modules (module -> input key), shapes, k, seed, pooling and the counts.
+
+The file name is a hash of everything that determines the numbers, so every task's init finds
+every other task's statistics instead of collecting them again. An all-positions file also holds
+everything a masked request needs (it is collected with the same mask), so it serves both.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from typing import Any, Optional
+
+FORMAT = 1
+META_KEY = "osrm_stats"
+
+
+def model_fingerprint(name_or_path: str) -> dict:
+    """A local folder is identified by its absolute path and its weight/config files' sizes and
+    mtimes (a retrained model in the same folder must not hit an old cache); a hub id by name."""
+    if not os.path.isdir(name_or_path):
+        return {"hub_id": name_or_path}
+    files = []
+    for name in sorted(os.listdir(name_or_path)):
+        if name.endswith((".safetensors", ".bin", ".json")):
+            st = os.stat(os.path.join(name_or_path, name))
+            files.append([name, st.st_size, st.st_mtime_ns])
+    return {"path": os.path.abspath(name_or_path), "files": files}
+
+
+def cache_key(identity: dict, pooling: str) -> str:
+    """Hash of everything that determines the numbers: model fingerprint, family, task source,
+    blocks, k, seed, max_length, dtype, and the pooling."""
+    blob = json.dumps({"format": FORMAT, **identity, "pooling": pooling}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def stats_path(cache_dir: str, task_name: str, key: str) -> str:
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in task_name)
+    return os.path.join(cache_dir, f"{safe}-{key}.safetensors")
+
+
+def save_stats(path: str, moments, metadata: dict) -> None:
+    import torch
+    from safetensors.torch import save_file
+
+    tensors: dict[str, Any] = {}
+    for key, acc in moments.inputs.items():
+        tensors[f"{key}.second_moment"] = acc.second_moment.float().cpu().contiguous()
+        tensors[f"{key}.tokens"] = torch.tensor(acc.tokens, dtype=torch.int64)
+        tensors[f"{key}.mean_masked"] = (acc.mean_masked_sum / max(acc.samples, 1)).float().cpu()
+        if acc.mean_all_sum is not None:
+            tensors[f"{key}.mean_all"] = (acc.mean_all_sum / max(acc.samples, 1)).float().cpu()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = f"{path}.tmp-{os.getpid()}"
+    save_file(tensors, tmp, metadata={META_KEY: json.dumps(metadata, sort_keys=True)})
+    os.replace(tmp, path)  # readers never see a half-written file
+
+
+@dataclass
+class Stats:
+    """A loaded statistics file."""
+
+    path: str
+    meta: dict
+    tensors: dict
+
+    @property
+    def task(self) -> str:
+        return self.meta["task"]["name"]
+
+    @property
+    def modules(self) -> list[str]:
+        return list(self.meta["modules"])
+
+    def input_key(self, module: str) -> str:
+        return self.meta["modules"][module]
+
+    def second_moment(self, module: str):
+        return self.tensors[f"{self.input_key(module)}.second_moment"]
+
+    def tokens(self, module: str) -> int:
+        return int(self.tensors[f"{self.input_key(module)}.tokens"])
+
+    def mean(self, module: str, pooling: str):
+        name = f"{self.input_key(module)}.{'mean_all' if pooling == 'all-positions' else 'mean_masked'}"
+        if name not in self.tensors:
+            raise ValueError(f"statistics file {self.path} was collected with pooling "
+                             f"'{self.meta['pooling']}' and has no '{pooling}' mean vectors; collect with "
+                             f"osrm.pooling '{pooling}'")
+        return self.tensors[name]
+
+
+def read_meta(path: str) -> Optional[dict]:
+    from safetensors import safe_open
+
+    with safe_open(path, "pt") as f:
+        raw = (f.metadata() or {}).get(META_KEY)
+    return json.loads(raw) if raw else None
+
+
+def load_stats(path: str, field: str = "stats") -> Stats:
+    from safetensors.torch import load_file
+
+    if not path or not os.path.isfile(path):
+        raise ValueError(f"{field}: statistics file {path!r} does not exist (run collect_stats / `osrm stats` first)")
+    try:
+        meta = read_meta(path)
+    except Exception as exc:  # noqa: BLE001 - any unreadable file is the same user error
+        raise ValueError(f"{field}: {path} is not a readable safetensors statistics file ({exc})") from None
+    if not meta or meta.get("format") != FORMAT:
+        raise ValueError(f"{field}: {path} is not an osrm statistics file (no '{META_KEY}' metadata of format {FORMAT})")
+    return Stats(path, meta, load_file(path))
