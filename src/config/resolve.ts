@@ -107,6 +107,11 @@ export function resolveExperiment(parsed: ExperimentFile, ctx: ResolveContext, r
     }
   }
 
+  if (tasks.length < 2 && (parsed.init === "osrm" || (Array.isArray(parsed.init) && parsed.init.includes("osrm")))) {
+    // OSRM's subspace is orthogonal to the *other* tasks' inputs: with one task there are none.
+    issues.push({ path: ["init"], message: "osrm init needs at least two tasks (its subspace avoids the other tasks' inputs)", given: describeValue(parsed.init) });
+  }
+
   parsed.paper_results.forEach((row, i) => {
     for (const key of Object.keys(row.scores)) {
       if (!taskNames.includes(key) && key !== "average" && key !== "normalized") {

@@ -1,0 +1,256 @@
+/**
+ * The planner: a pure function from an Experiment to the graph of jobs that produces its results.
+ *
+ *   stats    per task (and block set)      only when some init is osrm
+ *   init     per task, lora point, osrm settings
+ *   train    per task, init, sweep point
+ *   merge    per method setting, init, sweep point   (the adapters of every task)
+ *   evaluate per merge
+ *   report   one, over every train and evaluate job
+ *
+ * Each job's identity holds only what determines its output, so a knob re-runs exactly the jobs
+ * that depend on it (changing the learning rate keeps the statistics and the OSRM inits).
+ */
+import type { Experiment } from "../config/resolve.ts";
+import { GLUE_SPLIT_SIZES } from "../config/glue.ts";
+import type { MergeSetting } from "../config/schema/merge-methods.ts";
+import type { InitKind } from "../config/schema/osrm.ts";
+import type { Task } from "../config/schema/task.ts";
+import type { TrainingSetting } from "../config/schema/training.ts";
+import { canonicalJson, sha256 } from "./hash.ts";
+import { isPayloadRef, outOf, ownOut, resultOf, OP_OF_KIND, type Job, type JobCoords, type JobKind, type JobWork } from "./job.ts";
+import { expandMergeMethod, expandSweep, formatCoords, pointCoords, type Sweep, type SweepPoint } from "./sweep.ts";
+
+export interface Plan {
+  experiment: Experiment;
+  sweep: Sweep;
+  /** In dependency order: every job comes after its inputs. */
+  jobs: Job[];
+  byKey: Map<string, Job>;
+}
+
+interface JobSpec {
+  kind: JobKind;
+  label: string;
+  inputs: Job[];
+  payload: Record<string, unknown>;
+  /** What determines the output, when narrower than the payload (default: the payload). */
+  identity?: Record<string, unknown>;
+  coords: JobCoords;
+  work: JobWork | null;
+}
+
+/** References are hashed as the hash of the job they point to, never as a path. */
+function identityOf(value: unknown, hashOf: (key: string) => string): unknown {
+  if (isPayloadRef(value)) return value.$ref === "own-out" ? "$own-out" : { ...value, job: hashOf(value.job) };
+  if (Array.isArray(value)) return value.map((v) => identityOf(v, hashOf));
+  if (value !== null && typeof value === "object") {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, identityOf(v, hashOf)]));
+  }
+  return value;
+}
+
+class GraphBuilder {
+  readonly jobs: Job[] = [];
+  readonly byKey = new Map<string, Job>();
+
+  add(spec: JobSpec): Job {
+    const hashOf = (key: string) => this.byKey.get(key)!.hash;
+    const op = OP_OF_KIND[spec.kind];
+    const identity = identityOf(spec.identity ?? spec.payload, hashOf);
+    const hash = sha256(canonicalJson({ kind: spec.kind, op, identity, inputs: spec.inputs.map((j) => j.hash) }));
+    const key = `${spec.kind}-${hash.slice(0, 12)}`;
+    const existing = this.byKey.get(key);
+    if (existing) return existing; // the same work asked for twice (e.g. a method listed twice)
+    const job: Job = { key, kind: spec.kind, op, hash, label: spec.label, inputs: spec.inputs.map((j) => j.key), identity, payload: spec.payload, coords: spec.coords, work: spec.work };
+    this.jobs.push(job);
+    this.byKey.set(key, job);
+    return job;
+  }
+}
+
+function splitSize(task: Task, split: "train" | "validation"): number | null {
+  if (task.source.kind !== "glue") return null;
+  const size = GLUE_SPLIT_SIZES[task.source.task][split];
+  const cap = split === "train" ? task.max_train : task.max_eval;
+  return cap === null ? size : Math.min(size, cap);
+}
+
+function sumOrNull(values: (number | null)[]): number | null {
+  return values.some((v) => v === null) ? null : values.reduce<number>((a, v) => a + v!, 0);
+}
+
+/** The `training` payload piece for one task at one sweep point: per-task values win. */
+export function trainingFor(experiment: Experiment, task: string, point: SweepPoint): TrainingSetting {
+  const { per_task: perTask, ...training } = experiment.training;
+  const setting: TrainingSetting = { ...training, lr: point.lr, seed: point.seed };
+  for (const [knob, values] of Object.entries(perTask)) {
+    const value = values?.[task];
+    if (value !== undefined) (setting as unknown as Record<string, number>)[knob] = value;
+  }
+  return setting;
+}
+
+export function planExperiment(experiment: Experiment): Plan {
+  const graph = new GraphBuilder();
+  const sweep = expandSweep(experiment);
+  const model = experiment.backbone;
+  const { tasks, osrm } = experiment;
+  const batchSize = experiment.training.eval_batch_size;
+  const blocksVary = sweep.varying.includes("blocks");
+
+  // stats: every task's layer-input statistics, once per block set. The statistics file holds
+  // every pooled form (docs/ops.md), so only the sampling settings of `osrm` determine it.
+  const statsJobs = new Map<string, Map<string, Job>>();
+  if (sweep.inits.includes("osrm")) {
+    for (const point of sweep.points) {
+      const blocksKey = point.blocks.join(",");
+      if (statsJobs.has(blocksKey)) continue;
+      const perTask = new Map<string, Job>();
+      for (const task of tasks) {
+        const payload = { model, task, blocks: point.blocks, osrm, max_length: task.max_length, batch_size: batchSize, cache_dir: ownOut() };
+        const identity = { ...payload, osrm: { samples: osrm.samples, seed: osrm.seed } };
+        perTask.set(
+          task.name,
+          graph.add({
+            kind: "stats",
+            label: `stats ${task.name}${blocksVary ? ` blocks=${point.blocks.join("+")}` : ""}`,
+            inputs: [],
+            payload,
+            identity,
+            coords: { task: task.name, point: blocksVary ? { blocks: point.blocks } : {} },
+            work: { pass: "forward", samples: osrm.samples },
+          }),
+        );
+      }
+      statsJobs.set(blocksKey, perTask);
+    }
+  }
+
+  const loraAt = (point: SweepPoint) => ({ ...experiment.lora, rank: point.rank, blocks: point.blocks });
+  const loraVarying = sweep.varying.filter((axis) => axis === "rank" || axis === "blocks");
+
+  // init: OSRM's A from the other tasks' statistics; shared by every seed and learning rate.
+  const initJob = (task: Task, point: SweepPoint): Job => {
+    const stats = statsJobs.get(point.blocks.join(","))!;
+    const others = tasks.filter((t) => t.name !== task.name);
+    return graph.add({
+      kind: "init",
+      label: `init ${task.name}${loraVarying.length ? " " + formatCoords(pointCoords(point, loraVarying)) : ""}`,
+      inputs: others.map((t) => stats.get(t.name)!),
+      payload: {
+        model,
+        task: task.name,
+        stats: Object.fromEntries(others.map((t) => [t.name, resultOf(stats.get(t.name)!, "file")])),
+        lora: loraAt(point),
+        osrm,
+        out: ownOut(),
+      },
+      coords: { task: task.name, init: "osrm", point: pointCoords(point, loraVarying) },
+      work: null,
+    });
+  };
+
+  const trainJob = (task: Task, init: InitKind, point: SweepPoint): Job => {
+    const initialiser = init === "osrm" ? initJob(task, point) : null;
+    const training = trainingFor(experiment, task.name, point);
+    const coords = pointCoords(point, sweep.varying);
+    const train = splitSize(task, "train");
+    return graph.add({
+      kind: "train",
+      label: `train ${task.name} ${init}${sweep.varying.length ? " " + formatCoords(coords) : ""}`,
+      inputs: initialiser ? [initialiser] : [],
+      payload: {
+        model,
+        task,
+        lora: loraAt(point),
+        training,
+        init: initialiser ? { kind: "osrm", adapter: outOf(initialiser) } : { kind: "gaussian" },
+        out: ownOut(),
+      },
+      coords: { task: task.name, init, point: coords },
+      work: { pass: "train", samples: train === null ? null : train * training.epochs },
+    });
+  };
+
+  const settings = experiment.merge.methods.flatMap(expandMergeMethod);
+  const methodLabel = labelMethods(settings);
+  const heldout = { fraction: experiment.merge.heldout, seed: experiment.merge.seed };
+  const split = experiment.evaluation.split;
+  const evalSamples = sumOrNull(tasks.map((t) => splitSize(t, split)));
+
+  const trainJobs: Job[] = [];
+  const evaluateJobs: Job[] = [];
+  for (const point of sweep.points) {
+    for (const init of sweep.inits) {
+      const adapters = tasks.map((task) => trainJob(task, init, point));
+      trainJobs.push(...adapters);
+      const coords = pointCoords(point, sweep.varying);
+      const pointLabel = `${init}${sweep.varying.length ? " " + formatCoords(coords) : ""}`;
+      for (const setting of settings) {
+        const method = { name: setting.name, hyperparameters: setting.hyperparameters, search: setting.search };
+        const merge = graph.add({
+          kind: "merge",
+          label: `merge ${methodLabel(setting)} ${pointLabel}`,
+          inputs: adapters,
+          payload: {
+            model,
+            adapters: tasks.map((task, i) => ({ task, path: outOf(adapters[i]!) })),
+            method: { name: setting.name, ...setting.hyperparameters },
+            search: setting.search,
+            heldout: setting.search ? heldout : null,
+            out: ownOut(),
+          },
+          coords: { init, point: coords, method },
+          work: null,
+        });
+        evaluateJobs.push(
+          graph.add({
+            kind: "evaluate",
+            label: `evaluate ${methodLabel(setting)} ${pointLabel}`,
+            inputs: [merge, ...adapters],
+            payload: {
+              model,
+              merged: outOf(merge),
+              tasks: tasks.map((task, i) => ({ task, adapter: outOf(adapters[i]!) })),
+              split,
+              batch_size: batchSize,
+              // Searched hyperparameters were chosen on this part: it is left out of the score.
+              heldout: setting.search ? heldout : null,
+            },
+            coords: { init, point: coords, method },
+            work: { pass: "forward", samples: evalSamples },
+          }),
+        );
+      }
+    }
+  }
+
+  const reportInputs = [...new Set([...trainJobs, ...evaluateJobs])];
+  graph.add({
+    kind: "report",
+    label: "report",
+    inputs: reportInputs,
+    payload: { name: experiment.name, tasks: tasks.map((t) => t.name), paper_results: experiment.paper_results, formats: ["md", "csv", "tex"], out: ownOut() },
+    coords: {},
+    work: null,
+  });
+
+  return { experiment, sweep, jobs: graph.jobs, byKey: graph.byKey };
+}
+
+/** Names a merge setting by its method plus the hyperparameters that differ between its settings. */
+function labelMethods(settings: MergeSetting[]): (setting: MergeSetting) => string {
+  const varying = new Map<string, string[]>();
+  for (const setting of settings) {
+    const siblings = settings.filter((s) => s.name === setting.name);
+    const keys = Object.keys(setting.hyperparameters).filter((k) => new Set(siblings.map((s) => canonicalJson(s.hyperparameters[k]))).size > 1);
+    varying.set(setting.name, keys);
+  }
+  return (setting) => {
+    const keys = varying.get(setting.name) ?? [];
+    const parts = [setting.name, ...keys.map((k) => `${k}=${String(setting.hyperparameters[k])}`)];
+    if (setting.search) parts.push(`search(${Object.keys(setting.search).join(",")})`);
+    return parts.join(" ");
+  };
+}
