@@ -3,5 +3,9 @@ import type { CommandRegistrar } from "./context.ts";
 import { registerDoctor } from "./doctor.ts";
 import { registerPython } from "./python.ts";
 import { registerSetup } from "./setup.ts";
+import { registerConfig } from "./config.ts";
+import { registerPlan } from "./plan.ts";
+import { registerRun } from "./run.ts";
+import { registerTable } from "./table.ts";
 
-export const commands: CommandRegistrar[] = [registerSetup, registerDoctor, registerPython];
+export const commands: CommandRegistrar[] = [registerSetup, registerDoctor, registerPython, registerConfig, registerPlan, registerRun, registerTable];

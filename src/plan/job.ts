@@ -51,7 +51,8 @@ export interface JobCoords {
   init?: "gaussian" | "osrm";
   /** The sweep point's values of the axes that vary (seed, lr, rank, blocks). */
   point?: Record<string, unknown>;
-  method?: { name: string; hyperparameters: Record<string, unknown>; search: Record<string, unknown[]> | null };
+  /** label: the name plus the hyperparameters that vary between this method's settings. */
+  method?: { name: string; label: string; hyperparameters: Record<string, unknown>; search: Record<string, unknown[]> | null };
 }
 
 /** How much model work a job is, for the GPU-hour estimate; null samples = unknown data size. */

@@ -188,7 +188,7 @@ export function planExperiment(experiment: Experiment): Plan {
       const coords = pointCoords(point, sweep.varying);
       const pointLabel = `${init}${sweep.varying.length ? " " + formatCoords(coords) : ""}`;
       for (const setting of settings) {
-        const method = { name: setting.name, hyperparameters: setting.hyperparameters, search: setting.search };
+        const method = { name: setting.name, label: methodLabel(setting), hyperparameters: setting.hyperparameters, search: setting.search };
         const merge = graph.add({
           kind: "merge",
           label: `merge ${methodLabel(setting)} ${pointLabel}`,

@@ -1,0 +1,83 @@
+/** `osrm run CONFIG`: executes what a config still needs, resuming where it stopped. */
+import { OsrmError, UsageError } from "../errors.ts";
+import { planExperiment, type Plan } from "../plan/planner.ts";
+import { runPlan, type RunSummary } from "../plan/runner.ts";
+import { RuntimeExecutor, visibleGpus } from "../plan/runtime-executor.ts";
+import { JobStore } from "../store/job-store.ts";
+import { experimentOptions, loadFromFlags, type ExperimentFlags } from "./config.ts";
+import type { CommandRegistrar } from "./context.ts";
+
+interface RunFlags extends ExperimentFlags {
+  jobs?: string;
+  isolateTrain?: boolean;
+}
+
+function describeOutcome(summary: RunSummary, plan: Plan): string {
+  const lines = [
+    `${plan.experiment.name}: ${summary.ran.length} job(s) run, ${summary.alreadyDone} already done, ${summary.failed.length} failed, ${summary.blocked.length} not started, of ${summary.total}`,
+  ];
+  for (const [op, message] of summary.unavailable) {
+    const waiting = summary.blocked.filter((b) => b.job.op === op).length;
+    lines.push(`not available yet: the Python runtime has no '${op}' op (${waiting} job(s) need it). ${message}`);
+  }
+  for (const { job, error } of summary.failed) lines.push(`failed: ${job.label} (${job.key}): ${error.message}`);
+  const report = plan.jobs.find((j) => j.kind === "report");
+  if (report && new JobStore(plan.experiment.output).isDone(report.key)) {
+    lines.push(`tables: ${new JobStore(plan.experiment.output).outDir(report.key)}/table.{md,csv,tex}`);
+  }
+  return lines.join("\n");
+}
+
+export const registerRun: CommandRegistrar = (program, context) => {
+  experimentOptions(program.command("run"))
+    .description("run every job of a config that is not done yet, in dependency order; safe to interrupt and run again")
+    .option("-j, --jobs <n>", "jobs side by side (default: the number of GPUs in CUDA_VISIBLE_DEVICES, else 1)")
+    .option("--isolate-train", "run each training job in its own Python process (long runs; the bridge serves the other ops)")
+    .addHelpText(
+      "after",
+      `
+Finished jobs are never run again or overwritten; a job interrupted half-way is cleared and
+redone. Two 'osrm run' on the same run folder share the work: each job is locked while it runs.
+With several jobs side by side every job gets its own Python process, and with several GPUs in
+CUDA_VISIBLE_DEVICES each worker sees one GPU.
+
+Examples:
+  osrm run configs/paper/roberta-large-qv.yaml
+  osrm run configs/paper/roberta-large-qv.yaml --set glue_dir=/data/glue --isolate-train
+  CUDA_VISIBLE_DEVICES=0,1,2,3 osrm run configs/paper/llama3-8b.yaml     # 4 jobs, one per GPU
+  osrm plan configs/paper/roberta-large-qv.yaml                          # what is left`,
+    )
+    .action(async (file: string, flags: RunFlags) => {
+      const ctx = context();
+      const gpus = visibleGpus();
+      const jobs = flags.jobs === undefined ? Math.max(1, gpus.length) : Number(flags.jobs);
+      if (!Number.isInteger(jobs) || jobs < 1) throw new UsageError(`--jobs ${flags.jobs}: expected a whole number >= 1`);
+      // Everything is validated and planned before any work starts.
+      const plan = planExperiment(loadFromFlags(file, flags));
+      const executor = new RuntimeExecutor({ jobs, gpus, isolateTrain: Boolean(flags.isolateTrain) });
+      let summary: RunSummary;
+      try {
+        summary = await runPlan(plan, executor, {
+          jobs,
+          signal: ctx.signal,
+          onProgress: (_job, event) => ctx.display.update(event),
+          onEvent: (event) => {
+            if (event.type === "start") ctx.display.log(`start  ${event.job.label}  (${event.job.key}${jobs > 1 ? `, worker ${event.worker}` : ""})`);
+            else if (event.type === "done") ctx.display.log(`done   ${event.job.label}  ${event.seconds.toFixed(1)} s`);
+            else if (event.type === "failed") ctx.display.log(`FAILED ${event.job.label}: ${event.error.message.split("\n")[0]}`);
+            else if (event.type === "waiting") ctx.display.log(`wait   ${event.job.label}: another osrm run holds ${event.owner}`);
+          },
+        });
+      } finally {
+        ctx.display.stop();
+        await executor.close();
+      }
+      if (summary.aborted) {
+        process.stderr.write(`osrm: interrupted; finished jobs are kept, run the same command again to continue\n`);
+        return;
+      }
+      const text = describeOutcome(summary, plan);
+      if (summary.failed.length > 0 || summary.blocked.length > 0) throw new OsrmError(text);
+      ctx.output({ ran: summary.ran.length, already_done: summary.alreadyDone, total: summary.total }, () => text);
+    });
+};

@@ -1,0 +1,180 @@
+/**
+ * Runs what a plan still needs, in dependency order, up to `jobs` at a time.
+ *
+ * Safe to interrupt and to run twice at once: each job runs under its own lock, a finished job
+ * (done.json) is skipped and never rewritten, and the leftovers of an interrupted attempt are
+ * cleared when the job runs again. A failed job stops only the jobs that depend on it; an op the
+ * Python runtime does not provide yet stops every job of that op, reported once.
+ */
+import { OpNotAvailableError } from "../runtime/errors.ts";
+import type { ProgressEvent } from "../runtime/protocol.ts";
+import { JobStore } from "../store/job-store.ts";
+import { writeReport } from "../report/report-job.ts";
+import type { ExecutionContext, JobExecutor } from "./executor.ts";
+import type { Job } from "./job.ts";
+import { resolvePayload } from "./payload.ts";
+import type { Plan } from "./planner.ts";
+
+export type RunEvent =
+  | { type: "start"; job: Job; worker: number }
+  | { type: "done"; job: Job; seconds: number }
+  | { type: "failed"; job: Job; error: Error }
+  | { type: "waiting"; job: Job; owner: string }
+  | { type: "blocked"; job: Job; reason: string };
+
+export interface RunOptions {
+  /** Jobs run side by side (default 1). */
+  jobs?: number;
+  signal?: AbortSignal;
+  onEvent?: (event: RunEvent) => void;
+  onProgress?: (job: Job, event: ProgressEvent) => void;
+  /** How often a job locked by another process is checked again. */
+  pollMs?: number;
+}
+
+export interface RunSummary {
+  total: number;
+  /** Finished before this run started. */
+  alreadyDone: number;
+  /** Keys this run executed to completion. */
+  ran: string[];
+  failed: { job: Job; error: Error }[];
+  /** Not run because an input failed or its op is not available. */
+  blocked: { job: Job; reason: string }[];
+  /** Ops the Python runtime does not provide yet, with the message it gave. */
+  unavailable: Map<string, string>;
+  aborted: boolean;
+}
+
+type State = "pending" | "running" | "done" | "failed" | "blocked";
+
+export async function runPlan(plan: Plan, executor: JobExecutor, options: RunOptions = {}): Promise<RunSummary> {
+  const store = new JobStore(plan.experiment.output);
+  const slots = Math.max(1, options.jobs ?? 1);
+  const signal = options.signal ?? new AbortController().signal;
+  const emit = options.onEvent ?? (() => {});
+  const pollMs = options.pollMs ?? 1000;
+
+  const state = new Map<string, State>();
+  for (const job of plan.jobs) state.set(job.key, store.isDone(job.key) ? "done" : "pending");
+  const summary: RunSummary = {
+    total: plan.jobs.length,
+    alreadyDone: [...state.values()].filter((s) => s === "done").length,
+    ran: [],
+    failed: [],
+    blocked: [],
+    unavailable: new Map(),
+    aborted: false,
+  };
+  /** Jobs another process holds: not retried before this time. */
+  const retryAt = new Map<string, number>();
+  const freeSlots = Array.from({ length: slots }, (_, i) => i);
+  const running = new Set<Promise<void>>();
+
+  const block = (job: Job, reason: string) => {
+    state.set(job.key, "blocked");
+    summary.blocked.push({ job, reason });
+    emit({ type: "blocked", job, reason });
+  };
+
+  const attempt = async (job: Job, worker: number): Promise<void> => {
+    const lock = store.tryLock(job.key);
+    if (!lock) {
+      state.set(job.key, "pending");
+      retryAt.set(job.key, Date.now() + pollMs);
+      emit({ type: "waiting", job, owner: store.layout.lockFile(job.key) });
+      return;
+    }
+    try {
+      if (store.isDone(job.key)) {
+        state.set(job.key, "done"); // finished by another process meanwhile
+        return;
+      }
+      emit({ type: "start", job, worker });
+      const started = Date.now();
+      const sources = { outOf: (key: string) => store.outDir(key), resultOf: (key: string) => store.result(key) };
+      const planned = resolvePayload(job, { ...sources, ownOut: store.outDir(job.key) });
+      const staging = store.begin(job.key, { key: job.key, kind: job.kind, op: job.op, label: job.label, hash: job.hash, inputs: job.inputs, identity: job.identity, payload: planned, pid: process.pid });
+      const context: ExecutionContext = {
+        payload: resolvePayload(job, { ...sources, ownOut: staging }),
+        worker,
+        logFile: store.layout.file(job.key, "log"),
+        onProgress: (event) => {
+          store.log(job.key, JSON.stringify(event));
+          options.onProgress?.(job, event);
+        },
+        signal,
+      };
+      const result = job.kind === "report" ? writeReport(plan, store, staging) : await executor.execute(job, context);
+      store.finish(job.key, job.hash, started, result, metricsOf(job, result, store));
+      state.set(job.key, "done");
+      summary.ran.push(job.key);
+      emit({ type: "done", job, seconds: (Date.now() - started) / 1000 });
+    } catch (error) {
+      const err = error instanceof Error ? error : new Error(String(error));
+      try {
+        store.log(job.key, `failed: ${err.message}`);
+      } catch {
+        // the folder may be gone; the failure is reported anyway
+      }
+      state.set(job.key, "failed");
+      if (signal.aborted) return;
+      if (err instanceof OpNotAvailableError) {
+        if (!summary.unavailable.has(job.op)) summary.unavailable.set(job.op, err.pythonMessage);
+        block(job, `the Python op '${job.op}' is not available yet`);
+        return;
+      }
+      summary.failed.push({ job, error: err });
+      emit({ type: "failed", job, error: err });
+    } finally {
+      lock.release();
+    }
+  };
+
+  const start = (job: Job) => {
+    const worker = freeSlots.shift()!;
+    state.set(job.key, "running");
+    const task = attempt(job, worker).finally(() => {
+      freeSlots.push(worker);
+      freeSlots.sort((a, b) => a - b);
+      running.delete(task);
+    });
+    running.add(task);
+  };
+
+  for (;;) {
+    if (!signal.aborted) {
+      for (const job of plan.jobs) {
+        if (state.get(job.key) !== "pending") continue;
+        const inputs = job.inputs.map((key) => state.get(key));
+        if (inputs.some((s) => s === "failed" || s === "blocked")) {
+          block(job, "an input job did not finish");
+          continue;
+        }
+        if (summary.unavailable.has(job.op)) {
+          block(job, `the Python op '${job.op}' is not available yet`);
+          continue;
+        }
+        if (freeSlots.length === 0) continue;
+        if (inputs.every((s) => s === "done") && (retryAt.get(job.key) ?? 0) <= Date.now()) start(job);
+      }
+    }
+    if (running.size > 0) {
+      await Promise.race(running);
+      continue;
+    }
+    const waiting = plan.jobs.filter((job) => state.get(job.key) === "pending" && retryAt.has(job.key));
+    if (signal.aborted || waiting.length === 0) break;
+    const next = Math.min(...waiting.map((job) => retryAt.get(job.key)!));
+    await new Promise((resolve) => setTimeout(resolve, Math.max(10, next - Date.now())));
+  }
+  summary.aborted = signal.aborted;
+  return summary;
+}
+
+/** Scores to keep beside the job: the evaluation's result, and the op's own file for training. */
+function metricsOf(job: Job, result: unknown, store: JobStore): unknown | undefined {
+  if (job.kind === "evaluate") return result;
+  if (job.kind === "train") return store.stagedFile(job.key, "metrics.json") ?? undefined;
+  return undefined;
+}

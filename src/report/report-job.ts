@@ -1,0 +1,20 @@
+/** The `report` job: the results table in every format, written into the job's folder. */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Plan } from "../plan/planner.ts";
+import type { JobStore } from "../store/job-store.ts";
+import { formatTable, TABLE_FORMATS } from "./format.ts";
+import { collectResults } from "./results.ts";
+
+export function writeReport(plan: Plan, store: JobStore, outDir: string): { files: Record<string, string>; rows: number } {
+  const table = collectResults(plan, store);
+  mkdirSync(outDir, { recursive: true });
+  const files: Record<string, string> = {};
+  for (const format of TABLE_FORMATS) {
+    // The folder is a staging folder renamed when the job finishes: plain writes are enough.
+    const file = join(outDir, `table.${format}`);
+    writeFileSync(file, formatTable(table, format));
+    files[format] = file;
+  }
+  return { files, rows: table.rows.length };
+}
