@@ -19,6 +19,12 @@ OPS: dict[str, str] = {
     "sleep": "ops_basic:sleep",
     "env_info": "ops_basic:env_info",
     "make_test_fixture": "testing:make_test_fixture",
+    # merging (python/osrm_runtime/merge/)
+    "merge_methods": "merge.registry:merge_methods",
+    "merge": "merge.ops:merge",
+    "evaluate": "merge.ops:evaluate",
+    "export_merged_task": "merge.materialize:export_task_model",
+    "make_test_adapter": "merge.testing:make_test_adapter",
     "train": "train.recipe:train",
     # OSRM: statistics, init, post-hoc transform, interference diagnostic
     "collect_stats": "osrm.stats:collect_stats",

@@ -1,0 +1,228 @@
+"""Reading the inputs of a merge lazily, tensor by tensor: PEFT LoRA adapters (factors + head)
+and fully fine-tuned model folders (safetensors, possibly sharded), against the base backbone.
+
+Names: every merged tensor is called by its *backbone* name (the base model's state-dict name
+without the sequence classifier's prefix, e.g. `encoder.layer.0.attention.self.query.weight`);
+heads keep their sequence-classifier names (`classifier.out_proj.weight`, `score.weight`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from typing import Optional
+
+PEFT_PREFIX = "base_model.model."
+TASK_FILE = "osrm_task.json"
+
+
+@dataclass
+class Backbone:
+    """The base model's backbone, known from its config alone (built on the meta device)."""
+
+    prefix: str                      # the sequence classifier's base_model_prefix ("roberta", "model", ...)
+    shapes: dict                     # backbone name -> shape
+    conv1d: frozenset                # weights stored (d_in x d_out): GPT-2's Conv1D
+    linear: frozenset                # weights of linear layers (RegMean's Grams apply to these)
+    floating: frozenset              # float tensors: the only ones task vectors are taken of
+
+    @staticmethod
+    def of(config) -> "Backbone":
+        import contextlib
+        import io
+
+        import torch
+        from transformers import AutoModelForSequenceClassification
+
+        with torch.device("meta"), contextlib.redirect_stdout(io.StringIO()):
+            model = AutoModelForSequenceClassification.from_config(config)
+        prefix = model.base_model_prefix
+        backbone = getattr(model, prefix)
+        state = backbone.state_dict()
+        shapes = {n: tuple(t.shape) for n, t in state.items()}
+        floating = frozenset(n for n, t in state.items() if t.is_floating_point())
+        conv1d, linear = set(), set()
+        for name, module in backbone.named_modules():
+            kind = type(module).__name__
+            if kind == "Conv1D":
+                conv1d.add(f"{name}.weight")
+            if kind == "Conv1D" or isinstance(module, torch.nn.Linear):
+                linear.add(f"{name}.weight")
+        return Backbone(prefix, shapes, frozenset(conv1d), frozenset(linear & set(shapes)), floating)
+
+    def backbone_name(self, classifier_name: str) -> Optional[str]:
+        """`roberta.encoder...` -> `encoder...`; None for a head tensor."""
+        if classifier_name.startswith(self.prefix + "."):
+            return classifier_name[len(self.prefix) + 1:]
+        return None
+
+
+def read_task_info(path: str, head: dict) -> dict:
+    """osrm_task.json, or what the head tells when it is absent (a model saved by other tools)."""
+    file = os.path.join(path, TASK_FILE)
+    if os.path.isfile(file):
+        with open(file, encoding="utf-8") as f:
+            return json.load(f)
+    weights = [t for n, t in head.items() if n.endswith("weight")]
+    num_labels = int(min(w.shape[0] for w in weights)) if weights else 0
+    return {"task": os.path.basename(os.path.normpath(path)), "num_labels": num_labels,
+            "regression": num_labels == 1, "labels": [], "metric": None}
+
+
+class WeightFiles:
+    """Lazy access to the tensors of a folder's safetensors (single file or sharded index)."""
+
+    def __init__(self, folder: str, what: str):
+        from safetensors import safe_open
+
+        index = os.path.join(folder, "model.safetensors.index.json")
+        single = os.path.join(folder, "model.safetensors")
+        if os.path.isfile(index):
+            with open(index, encoding="utf-8") as f:
+                weight_map = json.load(f)["weight_map"]
+            files = sorted(set(weight_map.values()))
+        elif os.path.isfile(single):
+            files, weight_map = ["model.safetensors"], None
+        else:
+            raise ValueError(f"{what} {folder} has no model.safetensors (weights are read as safetensors only)")
+        self._handles = {name: safe_open(os.path.join(folder, name), framework="pt", device="cpu") for name in files}
+        if weight_map is None:
+            weight_map = {k: "model.safetensors" for k in self._handles["model.safetensors"].keys()}
+        self.weight_map = weight_map
+
+    def keys(self) -> list[str]:
+        return list(self.weight_map)
+
+    def get(self, key: str):
+        return self._handles[self.weight_map[key]].get_tensor(key)
+
+
+class TensorIndex:
+    """A folder's tensors addressed by backbone name, whatever prefix the file used."""
+
+    def __init__(self, folder: str, backbone: Backbone, what: str):
+        self.files = WeightFiles(folder, what)
+        self.backbone_keys: dict[str, str] = {}
+        self.head_keys: list[str] = []
+        for key in self.files.keys():
+            inner = backbone.backbone_name(key)
+            if inner is not None and inner in backbone.shapes:
+                self.backbone_keys[inner] = key
+            elif inner is None and key in backbone.shapes:
+                self.backbone_keys[key] = key  # a bare backbone saved without the prefix
+            elif inner is None:
+                self.head_keys.append(key)
+
+    def tensor(self, name: str):
+        return self.files.get(self.backbone_keys[name])
+
+
+@dataclass
+class LoraModule:
+    a_key: str
+    b_key: str
+    scale: float
+
+
+class AdapterSource:
+    """A PEFT LoRA adapter: per adapted module its factors and scaling, and the task's head."""
+
+    kind = "lora"
+
+    def __init__(self, path: str, backbone: Backbone):
+        from safetensors import safe_open
+
+        self.path = path
+        config_file = os.path.join(path, "adapter_config.json")
+        weights = os.path.join(path, "adapter_model.safetensors")
+        if not os.path.isfile(config_file) or not os.path.isfile(weights):
+            raise ValueError(f"{path} is not a PEFT adapter folder (adapter_config.json and "
+                             f"adapter_model.safetensors expected)")
+        with open(config_file, encoding="utf-8") as f:
+            self.config = json.load(f)
+        if self.config.get("peft_type", "LORA") != "LORA":
+            raise ValueError(f"adapter {path} is a {self.config.get('peft_type')} adapter; only LoRA can be merged")
+        if self.config.get("use_dora"):
+            raise ValueError(f"adapter {path} uses DoRA, whose magnitude vector these merges do not model")
+        self.base = self.config.get("base_model_name_or_path")
+        self._file = safe_open(weights, framework="pt", device="cpu")
+        self.modules: dict[str, LoraModule] = {}
+        self.ranks: dict[str, int] = {}
+        self._head_keys: dict[str, str] = {}
+        for key in self._file.keys():
+            name = key[len(PEFT_PREFIX):] if key.startswith(PEFT_PREFIX) else key
+            if ".lora_A." in name:
+                module = name.split(".lora_A.")[0]
+                inner = backbone.backbone_name(module) or module
+                weight = f"{inner}.weight"
+                rank = int(self._file.get_slice(key).get_shape()[0])
+                self.ranks[weight] = rank
+                self.modules[weight] = LoraModule(key, key.replace(".lora_A.", ".lora_B."),
+                                                  self._scale(module, rank))
+            elif ".lora_B." in name or ".lora_" in name:
+                continue
+            elif backbone.backbone_name(name) is None:
+                self._head_keys[name] = key
+        self.head_names = list(self._head_keys)
+        self.info = read_task_info(path, self.head())
+
+    def _scale(self, module: str, rank: int) -> float:
+        import re
+
+        alpha = self.config.get("lora_alpha", rank)
+        for pattern, value in (self.config.get("alpha_pattern") or {}).items():
+            if re.match(rf"(.*\.)?{pattern}$", module):
+                alpha = value
+        return alpha / (rank ** 0.5) if self.config.get("use_rslora") else alpha / rank
+
+    def head(self) -> dict:
+        return {n: self._file.get_tensor(key) for n, key in self._head_keys.items()}
+
+    def factors(self, key: str):
+        """(B * scale, A) in the nn.Linear layout: dW = B @ A (d_out x d_in)."""
+        module = self.modules[key]
+        a = self._file.get_tensor(module.a_key).float()
+        b = self._file.get_tensor(module.b_key).float() * module.scale
+        return b, a
+
+    def delta(self, key: str, base=None):
+        b, a = self.factors(key)
+        return b @ a
+
+    def merge_keys(self) -> list[str]:
+        return list(self.modules)
+
+
+class FullModelSource:
+    """A fully fine-tuned sequence classifier folder: task vector = its weights - the base's."""
+
+    kind = "full"
+
+    def __init__(self, path: str, backbone: Backbone):
+        if not os.path.isdir(path):
+            raise ValueError(f"{path} is not a folder (a PEFT adapter or a fine-tuned model folder expected)")
+        self.path = path
+        self.index = TensorIndex(path, backbone, "fine-tuned model")
+        self.floating = backbone.floating
+        self.head_names = list(self.index.head_keys)
+        self.base = None
+        self.ranks: dict[str, int] = {}
+        self.info = read_task_info(path, {n: self.index.files.get(n) for n in self.head_names})
+
+    def head(self) -> dict:
+        return {n: self.index.files.get(n) for n in self.head_names}
+
+    def delta(self, key: str, base):
+        return self.index.tensor(key).float() - base.tensor(key).float()
+
+    def merge_keys(self) -> list[str]:
+        return [k for k in self.index.backbone_keys if k in self.floating]
+
+
+def open_source(path: str, backbone: Backbone):
+    if not os.path.exists(path):
+        raise ValueError(f"{path} does not exist (a PEFT adapter or a fine-tuned model folder expected)")
+    if os.path.isfile(os.path.join(path, "adapter_config.json")):
+        return AdapterSource(path, backbone)
+    return FullModelSource(path, backbone)
