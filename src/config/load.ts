@@ -40,7 +40,7 @@ export function parseExperiment(text: string, options: LoadOptions & { file?: st
   if (doc.errors.length > 0) {
     throw new ConfigError(
       label,
-      doc.errors.map((e) => ({ path: [], line: e.linePos?.[0]?.line, message: `YAML syntax: ${e.message.split("\n")[0]}` })),
+      doc.errors.map((e) => ({ path: [], line: lines.linePos(e.pos[0]).line, message: `YAML syntax: ${e.message.split("\n")[0]}` })),
     );
   }
   const data = doc.toJS() as unknown;
