@@ -7,5 +7,9 @@ import { registerConfig } from "./config.ts";
 import { registerPlan } from "./plan.ts";
 import { registerRun } from "./run.ts";
 import { registerTable } from "./table.ts";
+import { registerStats } from "./stats.ts";
+import { registerInit } from "./init.ts";
+import { registerTransform } from "./transform.ts";
+import { registerDiagnose } from "./diagnose.ts";
 
-export const commands: CommandRegistrar[] = [registerSetup, registerDoctor, registerPython, registerConfig, registerPlan, registerRun, registerTable];
+export const commands: CommandRegistrar[] = [registerSetup, registerDoctor, registerPython, registerConfig, registerPlan, registerRun, registerTable, registerStats, registerInit, registerTransform, registerDiagnose];
