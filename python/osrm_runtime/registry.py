@@ -31,6 +31,8 @@ OPS: dict[str, str] = {
     "osrm_init": "osrm.init:osrm_init",
     "transform": "osrm.transform:transform",
     "diagnose": "osrm.diagnose:diagnose",
+    # the embedded demo: real labelled tasks from the @stdlib npm data packages
+    "build_demo_tasks": "demo_tasks:build_demo_tasks",
 }
 
 

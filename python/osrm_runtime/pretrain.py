@@ -1,0 +1,489 @@
+"""The recipe of the embedded base model: a tiny RoBERTa pretrained with masked-language modelling
+on CPU, from the public-domain text of the @stdlib npm data packages.
+
+    python -m osrm_runtime.pretrain --node-modules node_modules --out models/osrm-tiny-roberta
+
+What keeps it cheap on one CPU core:
+- a small byte-level BPE vocabulary (4,096) trained here with `tokenizers`;
+- the LM head runs only on the masked positions (hidden states are gathered first), so the
+  vocabulary projection costs 15% of what the full-sequence logits would;
+- documents are packed into full windows of 64 tokens (no padding at all, which is what grouping
+  by length aims at); the last `--long-fraction` of the steps use 128-token windows so that the
+  position embeddings a classifier uses up to 128 tokens are trained too;
+- a narrow, shallow encoder, no dropout while pretraining (it underfits), a high peak learning
+  rate with linear warmup and linear decay.
+
+Everything is seeded; on CPU with one thread the run is deterministic. The output folder holds
+config.json, model.safetensors, the tokenizer files, loss.csv, pretrain.json (every measured
+number) and README.md (the model card, written from those numbers).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import os
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Iterable, Optional
+
+SPECIAL_TOKENS = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
+
+
+@dataclass
+class PretrainConfig:
+    vocab_size: int = 4096
+    hidden_size: int = 192
+    num_layers: int = 4
+    num_heads: int = 4
+    intermediate_size: int = 768
+    seq_len: int = 64
+    long_seq_len: int = 128
+    long_fraction: float = 0.1
+    batch_size: int = 128
+    steps: int = 2000
+    lr: float = 1e-3
+    warmup_ratio: float = 0.06
+    weight_decay: float = 0.01
+    mask_prob: float = 0.15
+    seed: int = 42
+    threads: int = 1
+    eval_windows: int = 256
+    log_every: int = 25
+    eval_every: int = 200
+    max_minutes: Optional[float] = None
+    finetune_dropout: float = 0.1
+    min_frequency: int = 2
+
+
+# ---------------------------------------------------------------------------------------------
+# tokenizer
+
+
+def train_tokenizer(texts: Iterable[str], vocab_size: int, folder: str, min_frequency: int = 2,
+                    model_max_length: int = 128):
+    """Byte-level BPE trained on `texts`, saved in `folder` as a RobertaTokenizerFast."""
+    from tokenizers import ByteLevelBPETokenizer
+    from transformers import RobertaTokenizerFast
+
+    os.makedirs(folder, exist_ok=True)
+    bpe = ByteLevelBPETokenizer()
+    bpe.train_from_iterator(texts, vocab_size=vocab_size, min_frequency=min_frequency,
+                            special_tokens=SPECIAL_TOKENS, show_progress=False)
+    bpe.save_model(folder)  # vocab.json + merges.txt
+    # transformers 5: building RobertaTokenizerFast from vocab_file/merges_file gives a 5-token
+    # vocabulary; from_pretrained on the folder reads them correctly.
+    tok = RobertaTokenizerFast.from_pretrained(folder, model_max_length=model_max_length)
+    if len(tok) != bpe.get_vocab_size():
+        raise RuntimeError(f"tokenizer reload gave {len(tok)} tokens, trained {bpe.get_vocab_size()}")
+    tok.save_pretrained(folder)
+    return tok
+
+
+# ---------------------------------------------------------------------------------------------
+# data
+
+
+def pack(token_lists: Iterable[list[int]], seq_len: int, bos: int, eos: int):
+    """Concatenate documents (each ended by </s>) and cut into <s> ... </s> windows of seq_len."""
+    import torch
+
+    body = seq_len - 2
+    stream: list[int] = []
+    for ids in token_lists:
+        stream.extend(ids)
+        stream.append(eos)
+    n = len(stream) // body
+    if n == 0:
+        raise ValueError(f"corpus too small: {len(stream)} tokens for one {seq_len}-token window")
+    x = torch.tensor(stream[: n * body], dtype=torch.long).view(n, body)
+    return torch.cat([torch.full((n, 1), bos), x, torch.full((n, 1), eos)], dim=1)
+
+
+def mask_tokens(input_ids, mask_prob: float, mask_id: int, vocab_size: int, special_ids: list[int],
+                generator):
+    """BERT masking: choose mask_prob of the non-special positions; 80% <mask>, 10% random, 10% kept.
+    Returns (inputs, labels) with labels -100 where nothing is predicted."""
+    import torch
+
+    labels = input_ids.clone()
+    special = torch.zeros_like(input_ids, dtype=torch.bool)
+    for s in special_ids:
+        special |= input_ids == s
+    prob = torch.full(input_ids.shape, mask_prob)
+    prob.masked_fill_(special, 0.0)
+    chosen = torch.bernoulli(prob, generator=generator).bool()
+    if not chosen.any():  # a tiny batch can draw nothing; predict one position
+        candidates = (~special).nonzero()
+        pick = candidates[torch.randint(len(candidates), (1,), generator=generator)[0]]
+        chosen[pick[0], pick[1]] = True
+    labels[~chosen] = -100
+    inputs = input_ids.clone()
+    roll = torch.rand(input_ids.shape, generator=generator)
+    inputs[chosen & (roll < 0.8)] = mask_id
+    random_pos = chosen & (roll >= 0.8) & (roll < 0.9)
+    inputs[random_pos] = torch.randint(len(SPECIAL_TOKENS), vocab_size, (int(random_pos.sum()),),
+                                       generator=generator)
+    return inputs, labels
+
+
+# ---------------------------------------------------------------------------------------------
+# model
+
+
+def build_model(cfg: PretrainConfig, tokenizer):
+    from transformers import RobertaConfig, RobertaForMaskedLM
+
+    config = RobertaConfig(
+        vocab_size=len(tokenizer), hidden_size=cfg.hidden_size, num_hidden_layers=cfg.num_layers,
+        num_attention_heads=cfg.num_heads, intermediate_size=cfg.intermediate_size,
+        # RoBERTa numbers positions from padding_idx + 1, so 2 slots more than the longest input
+        max_position_embeddings=cfg.long_seq_len + 2, type_vocab_size=1,
+        hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
+        pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id, tie_word_embeddings=True,
+    )
+    return RobertaForMaskedLM(config)
+
+
+def masked_logits(model, input_ids, labels, attention_mask=None):
+    """LM-head logits at the positions where labels != -100 only, shape [n_masked, vocab]."""
+    hidden = model.roberta(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+    return model.lm_head(hidden[labels != -100])
+
+
+def mlm_loss(model, input_ids, labels, attention_mask=None):
+    import torch.nn.functional as F
+
+    logits = masked_logits(model, input_ids, labels, attention_mask)
+    return F.cross_entropy(logits.float(), labels[labels != -100])
+
+
+# ---------------------------------------------------------------------------------------------
+# training
+
+
+@dataclass
+class PretrainResult:
+    steps: int
+    tokens: int
+    wall_s: float
+    train_tokens_per_s: float
+    final_train_loss: float
+    final_eval_loss: Optional[float]
+    history: list[dict] = field(default_factory=list)
+
+
+def _lr_lambda(warmup: int, total: int):
+    def f(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        return max(0.0, (total - step) / max(1, total - warmup))
+    return f
+
+
+def pretrain(texts: list[str], cfg: PretrainConfig, out: str, log=print,
+             corpus_info: Optional[dict] = None, sources: Optional[list[str]] = None) -> PretrainResult:
+    """Train tokenizer and model on `texts`; save everything into `out`."""
+    import torch
+
+    torch.set_num_threads(cfg.threads)
+    random.seed(cfg.seed)
+    torch.manual_seed(cfg.seed)
+    os.makedirs(out, exist_ok=True)
+    t0 = time.perf_counter()
+    tokenizer = train_tokenizer(texts, cfg.vocab_size, out, cfg.min_frequency, cfg.long_seq_len)
+    encoded = [e.ids for e in tokenizer.backend_tokenizer.encode_batch(texts, add_special_tokens=False)]
+    corpus_tokens = sum(len(ids) for ids in encoded)
+    if sources is not None and corpus_info is not None:
+        per_source: dict[str, int] = {}
+        for src, ids in zip(sources, encoded):
+            per_source[src] = per_source.get(src, 0) + len(ids)
+        for s in corpus_info.get("sources", []):
+            s["tokens"] = per_source.get(s["name"], 0)
+    log(f"tokenizer: {len(tokenizer)} tokens; corpus {corpus_tokens} tokens in {len(texts)} documents "
+        f"({time.perf_counter() - t0:.1f}s)")
+
+    # a fixed 2% of the documents is the validation stream for the MLM loss
+    order = list(range(len(encoded)))
+    random.Random(cfg.seed).shuffle(order)
+    n_val = max(1, len(order) // 50) if len(order) > 10 else 0
+    val_docs = [encoded[i] for i in order[:n_val]]
+    train_docs = [encoded[i] for i in order[n_val:]]
+    bos, eos = tokenizer.bos_token_id, tokenizer.eos_token_id
+    windows = {L: pack(train_docs, L, bos, eos) for L in {cfg.seq_len, cfg.long_seq_len}}
+    val = pack(val_docs, cfg.seq_len, bos, eos)[: cfg.eval_windows] if val_docs else None
+    special_ids = [tokenizer.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS]
+    mask_id = tokenizer.mask_token_id
+    vocab = len(tokenizer)
+
+    model = build_model(cfg, tokenizer)
+    n_params = sum(p.numel() for p in model.parameters())
+    log(f"model: {n_params} parameters; {len(windows[cfg.seq_len])} train windows of {cfg.seq_len}")
+    decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+                             {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=(0.9, 0.98), eps=1e-6)
+    warmup = max(1, int(cfg.warmup_ratio * cfg.steps))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(warmup, cfg.steps))
+    gen = torch.Generator().manual_seed(cfg.seed)
+    val_gen_seed = cfg.seed + 1
+    long_from = cfg.steps - int(round(cfg.long_fraction * cfg.steps))
+
+    def batches(L: int):
+        data = windows[L]
+        while True:
+            perm = torch.randperm(len(data), generator=gen)
+            for i in range(0, len(perm) - cfg.batch_size + 1 if len(perm) >= cfg.batch_size else 1,
+                           cfg.batch_size):
+                yield data[perm[i:i + cfg.batch_size]]
+
+    def eval_loss() -> Optional[float]:
+        if val is None:
+            return None
+        model.eval()
+        g = torch.Generator().manual_seed(val_gen_seed)
+        total, count = 0.0, 0
+        with torch.no_grad():
+            for i in range(0, len(val), 64):
+                inp, lab = mask_tokens(val[i:i + 64], cfg.mask_prob, mask_id, vocab, special_ids, g)
+                n = int((lab != -100).sum())
+                total += float(mlm_loss(model, inp, lab)) * n
+                count += n
+        model.train()
+        return total / max(1, count)
+
+    history: list[dict] = []
+    streams = {L: batches(L) for L in windows}
+    model.train()
+    start = time.perf_counter()
+    tokens = 0
+    running, running_n = 0.0, 0
+    last_loss = float("nan")
+    step = 0
+    for step in range(cfg.steps):
+        L = cfg.long_seq_len if step >= long_from else cfg.seq_len
+        batch = next(streams[L])
+        inp, lab = mask_tokens(batch, cfg.mask_prob, mask_id, vocab, special_ids, gen)
+        loss = mlm_loss(model, inp, lab)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        tokens += batch.numel()
+        running += float(loss.detach())
+        running_n += 1
+        done = step + 1
+        if done % cfg.log_every == 0 or done == cfg.steps:
+            elapsed = time.perf_counter() - start
+            last_loss = running / running_n
+            row = {"step": done, "seq_len": L, "tokens": tokens, "wall_s": round(elapsed, 1),
+                   "lr": sched.get_last_lr()[0], "train_loss": round(last_loss, 4), "eval_loss": None}
+            if done % cfg.eval_every == 0 or done == cfg.steps:
+                ev = eval_loss()
+                row["eval_loss"] = round(ev, 4) if ev is not None else None
+            history.append(row)
+            running, running_n = 0.0, 0
+            log(f"step {done}/{cfg.steps} L={L} loss {row['train_loss']:.3f}"
+                + (f" eval {row['eval_loss']:.3f}" if row["eval_loss"] is not None else "")
+                + f" {tokens / elapsed:.0f} tok/s {elapsed:.0f}s")
+            if cfg.max_minutes is not None and elapsed > cfg.max_minutes * 60:
+                log(f"stopping at step {done}: the {cfg.max_minutes} min cap was reached")
+                break
+    wall = time.perf_counter() - start
+    final_eval = history[-1]["eval_loss"] if history else None
+    if history and final_eval is None:
+        final_eval = eval_loss()
+        history[-1]["eval_loss"] = round(final_eval, 4) if final_eval is not None else None
+
+    model.config.hidden_dropout_prob = cfg.finetune_dropout
+    model.config.attention_probs_dropout_prob = cfg.finetune_dropout
+    model.save_pretrained(out)  # safetensors
+    tokenizer.save_pretrained(out)
+    with open(os.path.join(out, "loss.csv"), "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(history[0].keys()) if history else ["step"])
+        w.writeheader()
+        w.writerows(history)
+    result = PretrainResult(step + 1 if cfg.steps else 0, tokens, round(wall, 1),
+                            round(tokens / wall, 1) if wall > 0 else 0.0,
+                            history[-1]["train_loss"] if history else float("nan"), final_eval, history)
+    record = {"config": asdict(cfg), "parameters": n_params, "vocab_size": len(tokenizer),
+              "corpus": {**(corpus_info or {}), "documents": len(texts), "tokens": corpus_tokens,
+                         "validation_documents": n_val},
+              "result": {k: v for k, v in asdict(result).items() if k != "history"},
+              "torch_threads": torch.get_num_threads()}
+    with open(os.path.join(out, "pretrain.json"), "w") as f:
+        json.dump(record, f, indent=2)
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# model card
+
+
+def write_model_card(out: str) -> None:
+    with open(os.path.join(out, "pretrain.json")) as f:
+        rec = json.load(f)
+    cfg, res, corpus = rec["config"], rec["result"], rec["corpus"]
+    with open(os.path.join(out, "loss.csv")) as f:
+        rows = list(csv.DictReader(f))
+    evals = [r for r in rows if r.get("eval_loss")]
+    curve = "\n".join(f"| {r['step']} | {r['seq_len']} | {r['tokens']} | {r['wall_s']} | {r['train_loss']} | "
+                      f"{r['eval_loss']} |" for r in evals)
+    sources = "\n".join(f"| {s['name']} | {s['package']} | {s['license']} | {s['documents']} | {s['tokens']} |"
+                        for s in corpus.get("sources", []))
+    check = ""
+    check_path = os.path.join(out, "demo_check.json")
+    if os.path.isfile(check_path):
+        with open(check_path) as f:
+            chk = json.load(f)
+        lines = "\n".join(f"| {t['task']} | {t['metric']} | {t['score']:.4f} | {t['baseline']:.4f} | "
+                          f"{t['margin']:+.4f} | {t['train']} / {t['eval']} |" for t in chk["tasks"])
+        check = f"""
+## Does it help? (fine-tune check on the demo tasks)
+
+`{chk['command']}` — {chk['method']}; wall time {chk['wall_s']} s.
+Score on each task's eval split vs. the majority-class baseline (for the regression task: R^2 vs. 0,
+the R^2 of predicting the train mean).
+
+| task | metric | fine-tuned | baseline | margin | train / eval |
+|---|---|---|---|---|---|
+{lines}
+"""
+    text = f"""# osrm-tiny-roberta
+
+A tiny RoBERTa-style encoder (`RobertaForMaskedLM`), pretrained from scratch on one CPU core by
+`python -m osrm_runtime.pretrain` (this repository), so that `osrm demo` has a real pretrained base
+without downloading weights. It is a toy: {rec['parameters']:,} parameters, a few million tokens of
+text. Numbers below are measured by the run that produced these files (`pretrain.json`).
+
+## Corpus
+
+Text from npm data packages (installed as dependencies of this project). Documents that the demo
+tasks use for evaluation (a seeded 20% of the State of the Union addresses and of the emails) are
+excluded, so demo eval texts were never seen in pretraining.
+
+| source | npm package | licence (as packaged) | documents | tokens |
+|---|---|---|---|---|
+{sources}
+
+Total: {corpus['documents']} documents, {corpus['tokens']:,} tokens with this tokenizer
+({corpus['validation_documents']} documents held back as the MLM validation stream).
+
+## Tokenizer
+
+Byte-level BPE trained on the corpus with `tokenizers` (vocabulary {rec['vocab_size']}, min frequency
+{cfg['min_frequency']}), RoBERTa special tokens `<s> <pad> </s> <unk> <mask>`; model_max_length
+{cfg['long_seq_len']}. Load with `AutoTokenizer.from_pretrained(folder)`.
+
+## Model and training
+
+| | |
+|---|---|
+| layers / hidden / heads / FFN | {cfg['num_layers']} / {cfg['hidden_size']} / {cfg['num_heads']} / {cfg['intermediate_size']} |
+| positions | {cfg['long_seq_len']} tokens (max_position_embeddings {cfg['long_seq_len'] + 2}) |
+| objective | MLM, {cfg['mask_prob']:.0%} of tokens (80% `<mask>`, 10% random, 10% kept); logits computed only at masked positions |
+| sequences | documents packed into {cfg['seq_len']}-token windows; last {cfg['long_fraction']:.0%} of the steps {cfg['long_seq_len']}-token windows |
+| batch | {cfg['batch_size']} windows |
+| optimiser | AdamW (0.9, 0.98), eps 1e-6, weight decay {cfg['weight_decay']}, grad clip 1.0 |
+| learning rate | peak {cfg['lr']}, linear warmup {cfg['warmup_ratio']:.0%} of the steps, then linear decay to 0 |
+| dropout | 0 while pretraining; {cfg['finetune_dropout']} in config.json for fine-tuning |
+| steps | {res['steps']} ({res['tokens']:,} tokens seen) |
+| seed | {cfg['seed']} |
+| hardware | CPU, {rec['torch_threads']} thread(s) |
+| wall time (training loop) | {res['wall_s']} s ({res['train_tokens_per_s']:.0f} tokens/s) |
+| final train MLM loss | {res['final_train_loss']} |
+| final validation MLM loss | {res['final_eval_loss']} |
+
+Loss curve (validation rows; every logged step is in `loss.csv`):
+
+| step | seq len | tokens | wall s | train loss | validation loss |
+|---|---|---|---|---|---|
+{curve}
+{check}
+## Use
+
+```python
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
+tok = AutoTokenizer.from_pretrained("models/osrm-tiny-roberta")
+model = AutoModelForSequenceClassification.from_pretrained("models/osrm-tiny-roberta", num_labels=2)
+```
+
+## Reproduce
+
+```
+{corpus.get('command', 'node bin/osrm.js python -- -m osrm_runtime.pretrain')}
+```
+"""
+    with open(os.path.join(out, "README.md"), "w") as f:
+        f.write(text)
+
+
+# ---------------------------------------------------------------------------------------------
+# CLI
+
+
+def corpus_from_packages(node_modules: str, seed: int, cache: Optional[str] = None):
+    """(texts, sources, info). Parsing the 6,000 emails is slow on a busy machine, so the corpus can
+    be cached as JSON lines (tmp/ is git-ignored); the cache is keyed by the seed."""
+    from . import corpus
+
+    if cache and os.path.isfile(cache):
+        with open(cache, encoding="utf-8") as f:
+            head = json.loads(f.readline())
+            if head.get("seed") == seed:
+                rows = [json.loads(line) for line in f]
+                return [r["text"] for r in rows], [r["source"] for r in rows], head["info"]
+    texts, sources, per_source = [], [], {}
+    for source, text in corpus.pretraining_documents(node_modules, seed):
+        texts.append(text)
+        sources.append(source)
+        s = per_source.setdefault(source, {"name": source, "package": corpus.PACKAGES[source],
+                                           "license": corpus.package_license(node_modules, source),
+                                           "documents": 0, "chars": 0})
+        s["documents"] += 1
+        s["chars"] += len(text)
+    info = {"sources": list(per_source.values())}
+    if cache:
+        os.makedirs(os.path.dirname(os.path.abspath(cache)), exist_ok=True)
+        with open(cache + ".part", "w", encoding="utf-8") as f:
+            f.write(json.dumps({"seed": seed, "info": info}) + "\n")
+            for source, text in zip(sources, texts):
+                f.write(json.dumps({"source": source, "text": text}) + "\n")
+        os.replace(cache + ".part", cache)
+    return texts, sources, info
+
+
+def main(argv: Optional[list[str]] = None) -> None:
+    import sys
+
+    d = PretrainConfig()
+    p = argparse.ArgumentParser(prog="python -m osrm_runtime.pretrain", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--node-modules", default="node_modules", help="where the @stdlib data packages are")
+    p.add_argument("--out", default="models/osrm-tiny-roberta")
+    p.add_argument("--corpus-cache", default="tmp/pretrain-corpus.jsonl",
+                   help="JSON-lines cache of the extracted corpus ('' = none)")
+    for name, value in asdict(d).items():
+        flag = "--" + name.replace("_", "-")
+        kind = float if isinstance(value, float) or value is None else int
+        p.add_argument(flag, type=kind, default=value)
+    args = p.parse_args(argv)
+    cfg = PretrainConfig(**{k: getattr(args, k) for k in asdict(d)})
+    t0 = time.perf_counter()
+    texts, sources, info = corpus_from_packages(args.node_modules, cfg.seed, args.corpus_cache or None)
+    print(f"corpus: {len(texts)} documents read in {time.perf_counter() - t0:.1f}s", flush=True)
+    info["command"] = "node bin/osrm.js python -- -m osrm_runtime.pretrain " + " ".join(
+        sys.argv[1:] if argv is None else argv)
+    result = pretrain(texts, cfg, args.out, log=lambda m: print(m, flush=True), corpus_info=info,
+                      sources=sources)
+    write_model_card(args.out)
+    print(json.dumps({k: v for k, v in asdict(result).items() if k != "history"}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
