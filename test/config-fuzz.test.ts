@@ -47,11 +47,12 @@ const BASE = {
     per_task: { epochs: "epochs.json", batch_size: { sst2: 32 } },
   },
   merge: {
-    methods: ["task_arithmetic", { name: "ties", density: [0.2, 0.5], lambda: 1, trim: "global" }, { name: "dare_ta", drop_rate: 0.3, search: { lambda: [0.1, 0.5, 1] } }],
-    heldout: 0.2,
-    seed: 3,
+    methods: ["task_arithmetic", { name: "ties", density: [0.2, 0.5], lambda: 1, trim_scope: "global" }, { name: "dare_ta", drop_rate: 0.3, search: { lambda: [0.1, 0.5, 1] } }],
+    holdout: { fraction: 0.2, seed: 3 },
+    select: "average",
+    data: { examples: 32, seed: 1, batch_size: 8 },
   },
-  evaluation: { split: "validation" },
+  evaluation: { split: "eval" },
   output: join(dir, "runs"),
   paper_results: [{ method: "ties", init: "osrm", scores: { sst2: 90.1, average: 80 }, source: "Table 1" }],
 };
@@ -111,13 +112,13 @@ const BAD_PATHS: [KeyPath, string][] = [
 const OUT_OF_RANGE: [KeyPath, unknown][] = [
   [["lora", "rank"], 0], [["lora", "rank"], [4, -8]], [["lora", "dropout"], 1], [["lora", "alpha"], -16], [["training", "warmup_ratio"], 1.5],
   [["training", "epochs"], 2.5], [["training", "batch_size"], 0], [["training", "lr"], [0.1, -1]], [["merge", "methods", 1, "density"], [0, 0.5]],
-  [["merge", "methods", 2, "drop_rate"], 1], [["merge", "methods", 2, "search", "lambda"], [0.5, -0.1]], [["merge", "heldout"], 1],
+  [["merge", "methods", 2, "drop_rate"], 1], [["merge", "methods", 2, "search", "lambda"], [0.5, -0.1]], [["merge", "holdout", "fraction"], 1], [["merge", "data", "examples"], 0],
   [["tasks", 1, "max_train"], 0], [["osrm", "samples"], 0], [["training", "per_task", "batch_size", "sst2"], -2], [["tasks", 1, "source", "text"], ["a", "b", "c"]],
 ];
 const BAD_NAMES: [KeyPath, unknown][] = [
   [["init"], "xavier"], [["lora", "blocks"], ["z"]], [["lora", "blocks"], ["q", "q"]], [["backbone", "family"], "gpt5"], [["osrm", "variant"], "x"],
   [["training", "scheduler"], "cosine"], [["tasks", 2, "source", "task"], "imdb"], [["evaluation", "split"], "test2"], [["training", "precision"], "fp8"],
-  [["lora", "freeze"], "C"], [["merge", "methods", 1, "trim"], "row"], [["merge", "methods", 0], "super_merge"], [["tasks", 0], "imdb"],
+  [["lora", "freeze"], "C"], [["merge", "methods", 1, "trim_scope"], "row"], [["merge", "select"], "best"], [["merge", "methods", 0], "super_merge"], [["tasks", 0], "imdb"],
   [["paper_results", 0, "method"], "magic"], [["paper_results", 0, "scores", "mnli"], 80], [["training", "per_task", "batch_size", "qqp"], 8],
   [["tasks", 1, "name"], "has space"], [["name"], "../escape"], [["merge", "methods", 1, "search"], { density: [0.1, 0.2] }],
 ];

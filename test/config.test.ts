@@ -72,7 +72,7 @@ describe("experiment configs", () => {
     expect(error.issues.map((i) => i.path.join("."))).toEqual(["merge.methods.1.density", "merge.methods.2.drop_rate", "merge.methods.3.lambda"]);
     expect(error.message).toContain("density must be in (0, 1]");
     expect(error.message).toContain("drop_rate must be in [0, 1)");
-    expect(error.message).toContain("lambda must be > 0");
+    expect(error.message).toContain("lambda must be in (0, 10]");
   });
 
   it("applies --set with typed values and names --set as the origin of a bad one", () => {

@@ -101,9 +101,8 @@ describe("planner", () => {
     expect(merge.payload).toEqual({
       model,
       adapters: ["sst2", "rte", "mrpc"].map((name, i) => ({ task: task(name), path: adapters[i] })),
-      method: { name: "ties", density: 0.2, lambda: 1, trim: "per_tensor" },
-      search: { lambda: [0.5, 1.0] },
-      heldout: { fraction: 0.1, seed: 42 },
+      method: { name: "ties", lambda: 1, density: 0.2, trim_scope: "tensor" },
+      search: { grid: { lambda: [0.5, 1.0] }, holdout: { fraction: 0.1, seed: 42 }, select: "normalized" },
       out: { $ref: "own-out" },
     });
     const evaluate = of(p, "evaluate").find((j) => j.inputs[0] === merge.key)!;
@@ -111,10 +110,14 @@ describe("planner", () => {
       model,
       merged: { $ref: "out", job: merge.key },
       tasks: ["sst2", "rte", "mrpc"].map((name, i) => ({ task: task(name), adapter: adapters[i] })),
-      split: "validation",
+      split: "eval",
       batch_size: 128,
-      heldout: { fraction: 0.1, seed: 42 },
+      individual: Object.fromEntries(["sst2", "rte", "mrpc"].map((name, i) => [name, { $ref: "result", job: merge.inputs[i], field: "score" }])),
     });
+    // Data-driven methods get the data settings; the others do not depend on them.
+    const fisher = of(plan(TINY, ["merge.methods=[fisher]"]), "merge")[0]!;
+    expect(fisher.payload.data).toEqual({ examples: 64, seed: 42, batch_size: 16 });
+    expect(merge.payload).not.toHaveProperty("data");
   });
 
   it("plans no statistics or inits when no init is osrm", () => {

@@ -175,9 +175,9 @@ export function planExperiment(experiment: Experiment): Plan {
 
   const settings = experiment.merge.methods.flatMap(expandMergeMethod);
   const methodLabel = labelMethods(settings);
-  const heldout = { fraction: experiment.merge.heldout, seed: experiment.merge.seed };
+  const { holdout, select, data } = experiment.merge;
   const split = experiment.evaluation.split;
-  const evalSamples = sumOrNull(tasks.map((t) => splitSize(t, split)));
+  const evalSamples = sumOrNull(tasks.map((t) => splitSize(t, split === "train" ? "train" : "validation")));
 
   const trainJobs: Job[] = [];
   const evaluateJobs: Job[] = [];
@@ -197,8 +197,9 @@ export function planExperiment(experiment: Experiment): Plan {
             model,
             adapters: tasks.map((task, i) => ({ task, path: outOf(adapters[i]!) })),
             method: { name: setting.name, ...setting.hyperparameters },
-            search: setting.search,
-            heldout: setting.search ? heldout : null,
+            // Only searches and data-driven methods read these: other merges do not depend on them.
+            ...(setting.search ? { search: { grid: setting.search, holdout, select } } : {}),
+            ...(setting.needsData ? { data } : {}),
             out: ownOut(),
           },
           coords: { init, point: coords, method },
@@ -215,8 +216,8 @@ export function planExperiment(experiment: Experiment): Plan {
               tasks: tasks.map((task, i) => ({ task, adapter: outOf(adapters[i]!) })),
               split,
               batch_size: batchSize,
-              // Searched hyperparameters were chosen on this part: it is left out of the score.
-              heldout: setting.search ? heldout : null,
+              // The individually fine-tuned scores, for the normalised score.
+              individual: Object.fromEntries(tasks.map((task, i) => [task.name, resultOf(adapters[i]!, "score")])),
             },
             coords: { init, point: coords, method },
             work: { pass: "forward", samples: evalSamples },

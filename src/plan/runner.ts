@@ -48,6 +48,13 @@ export interface RunSummary {
 
 type State = "pending" | "running" | "done" | "failed" | "blocked";
 
+/**
+ * Ops that continue an interrupted attempt from their own checkpoints in `out` (the train op saves
+ * one per epoch, stamped with a fingerprint of its settings): their staging folder is kept, so a
+ * killed multi-hour training resumes from its last epoch instead of starting over.
+ */
+const RESUMES_FROM_OUT = new Set<string>(["train"]);
+
 export async function runPlan(plan: Plan, executor: JobExecutor, options: RunOptions = {}): Promise<RunSummary> {
   const store = new JobStore(plan.experiment.output);
   const slots = Math.max(1, options.jobs ?? 1);
@@ -94,7 +101,8 @@ export async function runPlan(plan: Plan, executor: JobExecutor, options: RunOpt
       const started = Date.now();
       const sources = { outOf: (key: string) => store.outDir(key), resultOf: (key: string) => store.result(key) };
       const planned = resolvePayload(job, { ...sources, ownOut: store.outDir(job.key) });
-      const staging = store.begin(job.key, { key: job.key, kind: job.kind, op: job.op, label: job.label, hash: job.hash, inputs: job.inputs, identity: job.identity, payload: planned, pid: process.pid });
+      const record = { key: job.key, kind: job.kind, op: job.op, label: job.label, hash: job.hash, inputs: job.inputs, identity: job.identity, payload: planned, pid: process.pid };
+      const staging = store.begin(job.key, record, { keepStaging: RESUMES_FROM_OUT.has(job.op) });
       const context: ExecutionContext = {
         payload: resolvePayload(job, { ...sources, ownOut: staging }),
         worker,

@@ -58,7 +58,7 @@ export function expandMergeMethod(entry: MergeMethodEntry): MergeSetting[] {
   const fields = entry as Record<string, unknown>;
   const axes = Object.fromEntries(spec.hyperparameters.map((name) => [name, valuesOf(fields[name])]));
   const search = (entry.search ?? null) as Record<string, unknown[]> | null;
-  return cartesian(axes).map((hyperparameters) => ({ name: entry.name, hyperparameters, search }));
+  return cartesian(axes).map((hyperparameters) => ({ name: entry.name, hyperparameters, search, needsData: spec.needsData }));
 }
 
 export function formatCoords(values: Record<string, unknown>): string {

@@ -126,10 +126,11 @@ export function collectResults(plan: Plan, store: JobStore): ResultsTable {
     const scores = Object.fromEntries(tasks.map((t) => [t, percent(metrics?.tasks?.[t]?.score)]));
     const values = tasks.map((t) => scores[t] ?? null);
     const reference = individual.get(`${init}|${formatCoords(point ?? {})}`) ?? {};
-    const ratios = tasks.map((t) => {
+    // As the evaluate op computes it: a task whose individual score is <= 0 (Matthews 0) has no ratio.
+    const ratios = tasks.flatMap((t) => {
       const merged = scores[t] ?? null;
       const alone = reference[t] ?? null;
-      return merged === null || alone === null || alone === 0 ? null : (100 * merged) / alone;
+      return merged === null || alone === null ? [null] : alone > 0 ? [(100 * merged) / alone] : [];
     });
     const sameMethod = evaluations.filter((e) => e.coords.method!.name === method.name && e.coords.init === init).length === 1;
     const label = method.label.replace(method.name, methodDisplayName(method.name));
@@ -141,8 +142,8 @@ export function collectResults(plan: Plan, store: JobStore): ResultsTable {
       ours: {
         tasks: scores,
         average: mean(values) ?? percent(metrics?.average),
-        // Our own ratio when the individual scores are there; else what the evaluation reported.
-        normalized: mean(ratios) ?? percent(metrics?.normalized),
+        // What the evaluation reported, else the same ratio from the training jobs' scores.
+        normalized: percent(metrics?.normalized) ?? mean(ratios),
       },
       paper: paperRow(method.name, init, sameMethod),
     });

@@ -3,10 +3,11 @@
  * exists; anything else in its folder is the leftover of an interrupted attempt and is cleared
  * before the job runs again. A finished job is never written to again.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, appendFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import { writeFileAtomic } from "./atomic.ts";
 import { JobLock } from "./lock.ts";
-import { RunLayout } from "./layout.ts";
+import { JOB_FILES, RunLayout } from "./layout.ts";
 
 export interface DoneRecord {
   key: string;
@@ -61,14 +62,21 @@ export class JobStore {
   /**
    * Starts an attempt (the caller holds the job's lock): clears what an interrupted attempt left,
    * records the job and returns the staging folder the op writes its artifacts into.
+   * `keepStaging` keeps an interrupted attempt's staging folder for ops that resume from their
+   * own checkpoints there.
    */
-  begin(key: string, record: unknown): string {
+  begin(key: string, record: unknown, options: { keepStaging?: boolean } = {}): string {
     if (this.isDone(key)) throw new JobAlreadyDoneError(key);
     const dir = this.layout.jobDir(key);
-    rmSync(dir, { recursive: true, force: true });
+    const staging = this.layout.file(key, "staging");
+    if (options.keepStaging && existsSync(staging)) {
+      for (const name of readdirSync(dir)) if (name !== JOB_FILES.staging) rmSync(join(dir, name), { recursive: true, force: true });
+    } else {
+      rmSync(dir, { recursive: true, force: true });
+    }
     mkdirSync(dir, { recursive: true });
     writeFileAtomic(this.layout.file(key, "job"), json(record));
-    return this.layout.file(key, "staging");
+    return staging;
   }
 
   log(key: string, line: string): void {

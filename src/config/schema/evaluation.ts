@@ -2,7 +2,10 @@
 import { z } from "zod";
 
 export const Evaluation = z.strictObject({
-  /** The paper reports GLUE validation scores; "train" is there for fit checks. */
-  split: z.enum(["validation", "train"]).default("validation"),
+  /**
+   * eval: the task's evaluation split (GLUE validation, as the paper reports; MNLI matched);
+   * eval_mismatched: MNLI's mismatched validation; train: for fit checks.
+   */
+  split: z.enum(["eval", "eval_mismatched", "train"]).default("eval"),
 });
 export type Evaluation = z.infer<typeof Evaluation>;

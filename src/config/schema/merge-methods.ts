@@ -1,19 +1,27 @@
 /**
  * The merging methods a config may name, each describing its own hyperparameters (ALGORITHMS.md §5).
- * The Python side (osrm_runtime/merge/) implements them under the same names; add a method here
- * and there together. Every hyperparameter is a sweep axis (a list expands into one merge per
- * value) and may instead be searched on held-out validation data (`search: {lambda: [...]}`).
- * Defaults are the common ones of §5; where §5 gives none, the value is the toolkit's choice and
- * says so.
+ * The Python registry (python/osrm_runtime/merge/registry.py) is the implementation and owns the
+ * names, defaults and ranges; this is its mirror for validating configs before any work starts,
+ * and test/config-merge-methods.test.ts fails when the two drift apart. Every hyperparameter is a
+ * sweep axis (a list expands into one merge per value) or may be searched by the merge op on
+ * held-out training examples (`search: {lambda: [0.1, 0.3, ...]}`).
  */
 import { z } from "zod";
 import { oneOrMany } from "./sweep.ts";
 
-const Lambda = z.number().positive({ error: "lambda must be > 0" });
-const Density = z.number().gt(0, { error: "density must be in (0, 1]" }).max(1, { error: "density must be in (0, 1]" });
-const DropRate = z.number().min(0, { error: "drop_rate must be in [0, 1)" }).lt(1, { error: "drop_rate must be in [0, 1)" });
-const Seed = z.int().nonnegative();
-const Samples = z.int().positive();
+// Ranges as python/osrm_runtime/merge/hyperparams.py declares them (test/config-merge-methods.test.ts
+// checks the two registries agree); lambda is also kept > 0, since lambda 0 merges nothing.
+const between = (name: string, low: number, high: number, open: "" | "low" | "high") => {
+  const range = `${open === "low" ? "(" : "["}${low}, ${high}${open === "high" ? ")" : "]"}`;
+  const error = `${name} must be in ${range}`;
+  const lower = open === "low" ? z.number().gt(low, { error }) : z.number().min(low, { error });
+  return open === "high" ? lower.lt(high, { error }) : lower.max(high, { error });
+};
+const Lambda = between("lambda", 0, 10, "low");
+const Density = between("density", 0, 1, "low");
+const DropRate = between("drop_rate", 0, 1, "high");
+const Seed = z.int().min(0).max(2 ** 31 - 1);
+const TrimScope = z.enum(["tensor", "global"]);
 
 interface Hyperparameter<T extends z.ZodType> {
   value: T;
@@ -23,7 +31,7 @@ const hp = <T extends z.ZodType>(value: T, fallback: z.output<T>): Hyperparamete
 
 type Hyperparameters = Record<string, Hyperparameter<z.ZodType>>;
 
-function mergeMethod<const N extends string, H extends Hyperparameters>(name: N, description: string, hyperparameters: H) {
+function mergeMethod<const N extends string, H extends Hyperparameters>(name: N, description: string, hyperparameters: H, needsData = false) {
   type Fields = { [K in keyof H]: z.ZodDefault<ReturnType<typeof oneOrMany<H[K]["value"]>>> };
   type Grids = { [K in keyof H]: z.ZodOptional<z.ZodArray<H[K]["value"]>> };
   const fields = {} as Record<string, z.ZodType>;
@@ -35,51 +43,53 @@ function mergeMethod<const N extends string, H extends Hyperparameters>(name: N,
   const schema = z.strictObject({
     name: z.literal(name),
     ...(fields as Fields),
-    /** Hyperparameters chosen by the merge op on held-out validation data instead of fixed. */
+    /** Hyperparameters chosen by the merge op on held-out training examples instead of fixed. */
     search: z.strictObject(grids as Grids).optional(),
   });
-  return { name, description, hyperparameters: Object.keys(hyperparameters) as (keyof H & string)[], schema };
+  return { name, description, hyperparameters: Object.keys(hyperparameters) as (keyof H & string)[], needsData, schema };
 }
 
+const lambda = (fallback: number) => ({ lambda: hp(Lambda, fallback) });
+
 export const MERGE_METHODS = [
-  mergeMethod("weight_averaging", "mean of the task vectors", {}),
-  mergeMethod("task_arithmetic", "lambda * sum of the task vectors", { lambda: hp(Lambda, 0.3) }),
-  mergeMethod("ties", "trim to the top density, elect signs, disjoint mean", {
+  mergeMethod("weight_averaging", "mean of the task vectors", lambda(1.0)),
+  mergeMethod("task_arithmetic", "sum of the task vectors, scaled by lambda", lambda(0.3)),
+  mergeMethod("ties", "trim to the top density, elect a sign per entry, mean of the agreeing entries", {
+    ...lambda(1.0),
     density: hp(Density, 0.2),
-    lambda: hp(Lambda, 1.0),
-    trim: hp(z.enum(["per_tensor", "global"]), "per_tensor"),
+    trim_scope: hp(TrimScope, "tensor"),
   }),
-  // DARE's drop rate: 0.1..0.5 suits encoders, 0.9 LLMs (§5); 0.1 is the encoder end.
-  mergeMethod("dare_ta", "random drop and rescale, then task arithmetic", {
-    drop_rate: hp(DropRate, 0.1),
-    lambda: hp(Lambda, 0.3),
+  mergeMethod("dare_ta", "drop entries with probability drop_rate and rescale, then sum", {
+    ...lambda(0.3),
+    drop_rate: hp(DropRate, 0.3),
     seed: hp(Seed, 42),
   }),
-  mergeMethod("dare_ties", "random drop and rescale, then TIES sign election", {
-    drop_rate: hp(DropRate, 0.1),
-    lambda: hp(Lambda, 1.0),
+  mergeMethod("dare_ties", "DARE's drop and rescale, then TIES", {
+    ...lambda(1.0),
+    drop_rate: hp(DropRate, 0.3),
     seed: hp(Seed, 42),
+    density: hp(Density, 1.0),
+    trim_scope: hp(TrimScope, "tensor"),
   }),
-  mergeMethod("emr", "EMR-Merging: elected unified vector with per-task masks and rescalers (tuning-free)", {}),
-  // §5 says "~n examples per task"; 256 is the toolkit's choice.
-  mergeMethod("fisher", "Fisher-weighted average of the full parameters", { samples: hp(Samples, 256) }),
-  mergeMethod("regmean", "closed-form least squares of the linear layers' outputs", {
-    alpha: hp(z.number().gt(0).max(1, { error: "alpha must be in (0, 1]" }), 0.9),
-    samples: hp(Samples, 256),
+  mergeMethod("emr", "EMR-Merging: unified task vector plus per-task masks and rescalers (tuning-free)", lambda(1.0)),
+  mergeMethod("fisher", "average weighted by each task's diagonal Fisher information", { ...lambda(1.0), floor: hp(between("floor", 0, 1, ""), 1e-6) }, true),
+  mergeMethod("regmean", "per linear layer, the least-squares merge on the tasks' inputs", { ...lambda(1.0), alpha: hp(between("alpha", 0, 1, ""), 0.9) }, true),
+  mergeMethod("knots_ta", "KnOTS: task arithmetic in the shared SVD basis of the updates", lambda(0.3)),
+  mergeMethod("knots_ties", "KnOTS: TIES in the shared SVD basis of the updates", { ...lambda(1.0), density: hp(Density, 0.2) }),
+  mergeMethod("knots_dare_ties", "KnOTS: DARE-TIES in the shared SVD basis of the updates", {
+    ...lambda(1.0),
+    drop_rate: hp(DropRate, 0.3),
+    seed: hp(Seed, 42),
+    density: hp(Density, 1.0),
   }),
-  mergeMethod("knots_ta", "KnOTS: shared SVD basis of the LoRA updates, task arithmetic on the aligned parts", {
-    lambda: hp(Lambda, 0.3),
-  }),
-  mergeMethod("knots_ties", "KnOTS with TIES on the aligned parts", { density: hp(Density, 0.2), lambda: hp(Lambda, 1.0) }),
-  mergeMethod("core_space", "Core Space: merge the LoRA cores in shared bases, exactly, without densifying", {
-    lambda: hp(Lambda, 0.3),
-  }),
-  mergeMethod("tsv", "TSV-Merge: top singular vectors per task, re-orthogonalised", { lambda: hp(Lambda, 1.0) }),
-  mergeMethod("iso_c", "Iso-C: the summed task vector with a flat singular spectrum", { lambda: hp(Lambda, 1.0) }),
-  // Iso-CTS's common-subspace fraction: 0.8 is the toolkit's choice.
-  mergeMethod("iso_cts", "Iso-CTS: Iso-C on a common subspace plus task-specific directions", {
-    lambda: hp(Lambda, 1.0),
-    common_fraction: hp(Density, 0.8),
+  mergeMethod("core_space_ta", "Core Space: task arithmetic of the LoRA cores (exactly dense TA)", lambda(0.3)),
+  mergeMethod("core_space_ties", "Core Space: TIES of the LoRA cores", { ...lambda(1.0), density: hp(Density, 0.2) }),
+  // sv_fraction null: 1/T of each layer's rank per task.
+  mergeMethod("tsv", "TSV-Merge: top singular components per task, re-orthogonalised", { ...lambda(1.0), sv_fraction: hp(Density.nullable(), null) }),
+  mergeMethod("iso_c", "Iso-C: task arithmetic with a flat singular spectrum", lambda(1.0)),
+  mergeMethod("iso_cts", "Iso-CTS: isotropic common subspace plus task-specific directions", {
+    ...lambda(1.0),
+    common_fraction: hp(between("common_fraction", 0, 1, ""), 0.8),
   }),
 ] as const;
 
@@ -107,4 +117,6 @@ export interface MergeSetting {
   name: MergeMethodName;
   hyperparameters: Record<string, unknown>;
   search: Record<string, unknown[]> | null;
+  /** Reads training examples (Fisher, RegMean): the merge payload carries `data`. */
+  needsData: boolean;
 }

@@ -10,9 +10,15 @@ export const DEFAULT_METHODS: MergeMethodName[] = ["weight_averaging", "task_ari
 
 export const Merge = z.strictObject({
   methods: z.array(MergeMethodEntry).min(1).prefault(DEFAULT_METHODS),
-  /** Fraction of each task's validation split held out for `search` (never part of the reported score). */
-  heldout: z.number().gt(0).lt(1).default(0.1),
-  /** Which validation examples are held out. */
-  seed: z.int().nonnegative().default(42),
+  /** What a method's `search` scores its grid on: training examples held out per task (never the reported split). */
+  holdout: z
+    .strictObject({ fraction: z.number().gt(0).lt(1).default(0.1), seed: z.int().nonnegative().default(42) })
+    .prefault({}),
+  /** What a search maximises: the normalised score (merged / individual) or the plain average. */
+  select: z.enum(["normalized", "average"]).default("normalized"),
+  /** Training examples that data-driven methods (Fisher, RegMean) read per task. */
+  data: z
+    .strictObject({ examples: z.int().positive().default(64), seed: z.int().nonnegative().default(42), batch_size: z.int().positive().default(16) })
+    .prefault({}),
 });
 export type Merge = z.infer<typeof Merge>;
