@@ -17,6 +17,8 @@ export interface RuntimeExecutorOptions {
   /** Device ids from CUDA_VISIBLE_DEVICES ([] when unset). */
   gpus: string[];
   isolateTrain: boolean;
+  /** A bridge to use instead of starting one; its owner closes it (the tests' shared runtime). */
+  bridge?: Runtime;
 }
 
 /** The GPUs CUDA_VISIBLE_DEVICES lists ("0,1,3" -> ["0", "1", "3"]). */
@@ -29,7 +31,9 @@ export function visibleGpus(value = process.env.CUDA_VISIBLE_DEVICES): string[] 
 
 export class RuntimeExecutor implements JobExecutor {
   private bridge: Runtime | null = null;
-  constructor(private readonly options: RuntimeExecutorOptions) {}
+  constructor(private readonly options: RuntimeExecutorOptions) {
+    this.bridge = options.bridge ?? null;
+  }
 
   private runtimeFor(job: Job, context: ExecutionContext): Runtime {
     const { jobs, gpus, isolateTrain } = this.options;
@@ -46,7 +50,7 @@ export class RuntimeExecutor implements JobExecutor {
   }
 
   async close(): Promise<void> {
-    await this.bridge?.close();
+    if (this.bridge && this.bridge !== this.options.bridge) await this.bridge.close();
     this.bridge = null;
   }
 }

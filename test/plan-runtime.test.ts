@@ -1,0 +1,59 @@
+/**
+ * The planner's payloads against the real Python ops: a tiny model and GLUE-format folders made by
+ * the runtime, two tasks, both inits, a TIES merge with a lambda search — every op of the graph runs for real through the
+ * shared bridge, and the table is read from what they wrote.
+ */
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { parseExperiment } from "../src/config/load.ts";
+import { planExperiment } from "../src/plan/planner.ts";
+import { runPlan } from "../src/plan/runner.ts";
+import { RuntimeExecutor } from "../src/plan/runtime-executor.ts";
+import { collectResults } from "../src/report/results.ts";
+import { JobStore } from "../src/store/job-store.ts";
+import { sharedRuntime } from "./shared-runtime.ts";
+
+describe("a plan on the real runtime", () => {
+  it("runs statistics, OSRM init, training, merges and evaluation end to end", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "osrm-e2e-"));
+    const runtime = sharedRuntime();
+    const fixture = await runtime.call<{ model: string; glue_dir: string }>("make_test_fixture", {
+      out: join(dir, "fixture"),
+      glue_tasks: ["sst2", "mrpc"],
+      n_train: 32,
+      n_eval: 24,
+    });
+    const experiment = parseExperiment(
+      [
+        "name: e2e",
+        `backbone: {name_or_path: ${fixture.model}, dtype: float32}`,
+        `glue_dir: ${fixture.glue_dir}`,
+        "tasks: [sst2, mrpc]",
+        "osrm: {samples: 16}",
+        "training: {epochs: 1, batch_size: 16, precision: fp32}",
+        "merge: {methods: [{name: ties, search: {lambda: [0.5, 1.0]}}]}",
+        `output: ${join(dir, "run")}`,
+      ].join("\n"),
+    );
+    const plan = planExperiment(experiment);
+    const summary = await runPlan(plan, new RuntimeExecutor({ jobs: 1, gpus: [], isolateTrain: false, bridge: runtime }));
+    expect(summary.failed.map((f) => `${f.job.label}: ${f.error.message}`)).toEqual([]);
+    expect(summary.blocked).toEqual([]);
+    expect(summary.ran).toHaveLength(plan.jobs.length);
+
+    const store = new JobStore(experiment.output);
+    const table = collectResults(plan, store);
+    expect(table.rows.map((r) => `${r.methodName}/${r.init}`)).toEqual([
+      "individual/gaussian", "individual/osrm", "ties/gaussian", "ties/osrm",
+    ]);
+    for (const row of table.rows) {
+      for (const task of ["sst2", "mrpc"]) expect(row.ours.tasks[task], `${row.method} ${row.init} ${task}`).toEqual(expect.any(Number));
+      expect(row.ours.average).toEqual(expect.any(Number));
+    }
+    // Results name their artifacts where they ended up, not in the staging folder.
+    const train = plan.jobs.find((j) => j.kind === "train")!;
+    expect(store.result<{ adapter: string }>(train.key)!.adapter).toBe(store.outDir(train.key));
+  });
+});
