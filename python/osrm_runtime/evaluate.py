@@ -11,9 +11,12 @@ from .metrics import predictions_from_logits, score
 
 
 def predict_logits(model, tokenizer, examples: Examples, max_length: int = 128, batch_size: int = 128,
-                   device=None, encoded=None) -> np.ndarray:
+                   device=None, encoded=None, autocast_dtype=None) -> np.ndarray:
     """Logits for every example, in order. Batches are grouped by length (dynamic padding) and
-    the results put back in the original order."""
+    the results put back in the original order. `autocast_dtype` (e.g. torch.bfloat16) runs the
+    forward under autocast, as training does on a GPU, so bf16 backbones with fp32 heads work."""
+    import contextlib
+
     import torch
 
     device = device or next(model.parameters()).device
@@ -29,8 +32,11 @@ def predict_logits(model, tokenizer, examples: Examples, max_length: int = 128, 
             indices = order[start:start + batch_size]
 
             batch = collate(encoded, indices, tokenizer.pad_token_id, padding_side=padding_side)
-            logits = model(input_ids=batch["input_ids"].to(device),
-                           attention_mask=batch["attention_mask"].to(device)).logits
+            autocast = (torch.autocast(device.type, dtype=autocast_dtype) if autocast_dtype is not None
+                        else contextlib.nullcontext())
+            with autocast:
+                logits = model(input_ids=batch["input_ids"].to(device),
+                               attention_mask=batch["attention_mask"].to(device)).logits
             for row, index in enumerate(indices):
                 out[index] = logits[row].float().cpu().numpy()
     if was_training:
@@ -39,6 +45,7 @@ def predict_logits(model, tokenizer, examples: Examples, max_length: int = 128, 
 
 
 def evaluate_examples(model, tokenizer, examples: Examples, metric: str, max_length: int = 128,
-                      batch_size: int = 128, encoded=None) -> dict:
-    logits = predict_logits(model, tokenizer, examples, max_length, batch_size, encoded=encoded)
+                      batch_size: int = 128, encoded=None, autocast_dtype=None) -> dict:
+    logits = predict_logits(model, tokenizer, examples, max_length, batch_size, encoded=encoded,
+                            autocast_dtype=autocast_dtype)
     return score(metric, predictions_from_logits(logits, examples.regression), examples.labels)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import random
 from dataclasses import dataclass, field
@@ -165,7 +166,7 @@ def _load_files(spec: TaskSpec, split: str) -> Examples:
         train_rows = rows if key == "train" else _read_table(train_path, src.get("format") or _format_of(train_path),
                                                              header=True)
         _check_columns(spec, train_path, train_rows, [label_col])
-        labels = sorted({str(r[label_col]) for r in train_rows})
+        labels = sorted({str(r[label_col]) for r in train_rows if r.get(label_col) is not None})
     return _rows_to_examples(spec, path, rows, text_cols, label_col,
                              [str(x) for x in labels] if labels is not None else None,
                              bool(src.get("regression")))
@@ -219,6 +220,12 @@ def _check_columns(spec: TaskSpec, path: str, rows: list[dict], needed: list[str
 def _rows_to_examples(spec: TaskSpec, path: str, rows: list[dict], text_cols: list[str], label_col: str,
                       label_values: Optional[list[str]], regression: bool) -> Examples:
     _check_columns(spec, path, rows, text_cols + [label_col])
+    # A short line in a TSV/CSV (or a JSONL object without the field) would otherwise surface as
+    # a KeyError deep inside; name the row instead.
+    for i, r in enumerate(rows):
+        absent = [c for c in text_cols + [label_col] if r.get(c) is None]
+        if absent:
+            raise ValueError(f"task '{spec.name}': {path} row {i + 1} has no value for {', '.join(map(repr, absent))}")
     text_a = [str(r[text_cols[0]]) for r in rows]
     text_b = [str(r[text_cols[1]]) for r in rows] if len(text_cols) == 2 else None
     if regression:
@@ -242,9 +249,23 @@ def _rows_to_examples(spec: TaskSpec, path: str, rows: list[dict], text_cols: li
 
 
 def _validate(spec: TaskSpec, split: str, examples: Examples) -> None:
+    """Checks every source alike (hub, GLUE folder, files): texts present, labels in range."""
     if len(examples) == 0:
         raise ValueError(f"task '{spec.name}': the {split} split is empty")
-    empty = [i for i, t in enumerate(examples.text_a) if not t.strip()]
-    if empty:
-        raise ValueError(f"task '{spec.name}': the {split} split has {len(empty)} empty texts "
-                         f"(first at row {empty[0] + 1})")
+    fields = [("first", examples.text_a)] + ([("second", examples.text_b)] if examples.text_b is not None else [])
+    for which, texts in fields:
+        empty = [i for i, t in enumerate(texts) if t is None or not str(t).strip()]
+        if empty:
+            raise ValueError(f"task '{spec.name}': the {split} split has {len(empty)} empty texts in its {which} "
+                             f"text field (first at example {empty[0] + 1})")
+    if examples.regression:
+        bad = [i for i, y in enumerate(examples.labels) if not math.isfinite(float(y))]
+        if bad:
+            raise ValueError(f"task '{spec.name}': the {split} split has {len(bad)} non-finite labels "
+                             f"(first at example {bad[0] + 1}: {examples.labels[bad[0]]!r})")
+    else:
+        # The hub marks unlabelled rows with -1 (test splits); any id outside 0..K-1 is unusable.
+        bad = [i for i, y in enumerate(examples.labels) if not 0 <= int(y) < examples.num_labels]
+        if bad:
+            raise ValueError(f"task '{spec.name}': the {split} split has {len(bad)} labels outside the label set "
+                             f"0..{examples.num_labels - 1} (first at example {bad[0] + 1}: {examples.labels[bad[0]]!r})")

@@ -1,0 +1,166 @@
+"""Per-epoch training checkpoints, written atomically as safetensors + JSON (never pickles).
+
+Layout under `<out>/checkpoints/`:
+    epoch-<n>/trainable.safetensors   adapter + head at the end of epoch n (PEFT state-dict keys)
+    epoch-<n>/best.safetensors        adapter + head of the best epoch so far
+    epoch-<n>/optimizer.safetensors   AdamW moments per parameter name (`<name>::<key>`)
+    epoch-<n>/rng.safetensors         torch CPU (and CUDA) generator states
+    epoch-<n>/state.json              epoch, step, history, best, optimizer scalars, run fingerprint
+    latest.json                       {"epoch": n, "dir": "epoch-n"}: the one valid checkpoint
+
+A checkpoint folder is complete before it is renamed into place, and `latest.json` is replaced
+atomically after it, so a kill at any moment leaves either the previous or the new checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from typing import Any, Optional
+
+SEP = "::"
+
+
+def write_json_atomic(path: str, value: Any) -> None:
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(value, f, indent=2, allow_nan=False)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def save_tensors(path: str, tensors: dict, metadata: Optional[dict] = None) -> None:
+    from safetensors.torch import save_file
+
+    # safetensors refuses views and shared storage; checkpoints are small, so copy.
+    save_file({k: v.detach().contiguous().cpu().clone() for k, v in tensors.items()}, path, metadata=metadata)
+    with open(path, "rb") as f:
+        os.fsync(f.fileno())
+
+
+# ---------------------------------------------------------------------------------------------
+# optimizer state <-> flat tensors + JSON
+
+
+def optimizer_to_flat(optimizer, names: list[str]) -> tuple[dict, dict]:
+    """AdamW's state dict as {"<param name>::<key>": tensor} plus the JSON-able rest.
+
+    `names[i]` is the name of the optimizer's i-th parameter (its order in the param groups), so
+    the file is readable and survives a change of parameter order between runs.
+    """
+    import torch
+
+    state = optimizer.state_dict()
+    tensors: dict = {}
+    scalars: dict = {}
+    for index, values in state["state"].items():
+        for key, value in values.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"{names[index]}{SEP}{key}"] = value
+            else:
+                scalars[f"{names[index]}{SEP}{key}"] = value
+    return tensors, {"param_groups": state["param_groups"], "scalars": scalars, "names": names}
+
+
+def optimizer_from_flat(optimizer, tensors: dict, meta: dict) -> None:
+    names = meta["names"]
+    index = {name: i for i, name in enumerate(names)}
+    state: dict = {}
+    for key, value in list(tensors.items()) + list(meta["scalars"].items()):
+        name, field = key.rsplit(SEP, 1)
+        state.setdefault(index[name], {})[field] = value
+    groups = []
+    for group in meta["param_groups"]:
+        group = dict(group)
+        if isinstance(group.get("betas"), list):
+            group["betas"] = tuple(group["betas"])
+        groups.append(group)
+    optimizer.load_state_dict({"state": state, "param_groups": groups})
+
+
+# ---------------------------------------------------------------------------------------------
+# RNG
+
+
+def rng_tensors() -> dict:
+    import torch
+
+    out = {"torch_cpu": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        for i, s in enumerate(torch.cuda.get_rng_state_all()):
+            out[f"torch_cuda_{i}"] = s
+    return out
+
+
+def restore_rng(tensors: dict) -> None:
+    import torch
+
+    torch.set_rng_state(tensors["torch_cpu"])
+    cuda = [tensors[k] for k in sorted(k for k in tensors if k.startswith("torch_cuda_"))]
+    if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(cuda)
+
+
+# ---------------------------------------------------------------------------------------------
+# whole checkpoints
+
+
+@dataclass
+class Checkpoint:
+    state: dict              # state.json
+    trainable: dict          # tensors
+    best: dict               # tensors
+    optimizer: dict          # tensors
+    rng: dict                # tensors
+
+
+def checkpoint_root(out: str) -> str:
+    return os.path.join(out, "checkpoints")
+
+
+def save_checkpoint(out: str, epoch: int, state: dict, trainable: dict, best: dict, optimizer_tensors: dict) -> str:
+    root = checkpoint_root(out)
+    os.makedirs(root, exist_ok=True)
+    name = f"epoch-{epoch}"
+    final = os.path.join(root, name)
+    tmp = os.path.join(root, f".{name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp)
+    save_tensors(os.path.join(tmp, "trainable.safetensors"), trainable)
+    save_tensors(os.path.join(tmp, "best.safetensors"), best)
+    save_tensors(os.path.join(tmp, "optimizer.safetensors"), optimizer_tensors)
+    save_tensors(os.path.join(tmp, "rng.safetensors"), rng_tensors())
+    write_json_atomic(os.path.join(tmp, "state.json"), state)
+    # A folder of this name can only be a leftover of a run killed between rename and pointer.
+    shutil.rmtree(final, ignore_errors=True)
+    os.rename(tmp, final)
+    write_json_atomic(os.path.join(root, "latest.json"), {"epoch": epoch, "dir": name})
+    for entry in os.listdir(root):  # older epochs and stale temporaries are now garbage
+        path = os.path.join(root, entry)
+        if entry != name and os.path.isdir(path):
+            shutil.rmtree(path, ignore_errors=True)
+    return final
+
+
+def load_checkpoint(out: str) -> Optional[Checkpoint]:
+    from safetensors.torch import load_file
+
+    root = checkpoint_root(out)
+    pointer = os.path.join(root, "latest.json")
+    if not os.path.isfile(pointer):
+        return None
+    with open(pointer, encoding="utf-8") as f:
+        folder = os.path.join(root, json.load(f)["dir"])
+    with open(os.path.join(folder, "state.json"), encoding="utf-8") as f:
+        state = json.load(f)
+    return Checkpoint(state, load_file(os.path.join(folder, "trainable.safetensors")),
+                      load_file(os.path.join(folder, "best.safetensors")),
+                      load_file(os.path.join(folder, "optimizer.safetensors")),
+                      load_file(os.path.join(folder, "rng.safetensors")))
+
+
+def remove_checkpoints(out: str) -> None:
+    shutil.rmtree(checkpoint_root(out), ignore_errors=True)

@@ -1,0 +1,370 @@
+"""The `train` op: LoRA fine-tuning of one task, as one readable loop (no Trainer hiding steps).
+
+    payload -> checks (data, labels, lengths, init adapter) -> model with LoRA + trainable head
+    -> for each epoch: length-grouped, dynamically padded batches -> AdamW steps -> evaluate
+       -> keep the best epoch -> atomic checkpoint (resume point)
+    -> the best epoch saved in PEFT's format + osrm_task.json + metrics.json
+
+Resuming: a rerun with the same payload and `out` continues after the last finished epoch and
+reaches the same result as an uninterrupted run (the batch order of epoch e depends only on the
+seed and e; model, optimizer and RNG states come from the checkpoint).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+from ..context import Context
+from ..data.batches import Encoded, batch_order, collate
+from ..evaluate import predict_logits
+from ..metrics import predictions_from_logits, score
+from ..models import family_of, load_classifier, load_config, load_tokenizer
+from . import checkpoint, distributed
+from .config import TrainConfig, TrainingSpec, parse
+from .inputs import TaskData, load_task_data, majority_baseline
+from .lora import build_lora_model, trainable_parameters
+
+
+class TrainingDiverged(Exception):
+    """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+def train(payload: dict, ctx: Context) -> dict:
+    config = parse(payload)
+    dist = distributed.setup()
+    try:
+        return Run(config, ctx, dist).execute()
+    finally:
+        distributed.teardown(dist)
+
+
+# ---------------------------------------------------------------------------------------------
+# pieces the loop (and bench/train) use
+
+
+def autocast_dtype(training: TrainingSpec, device) -> Optional["object"]:
+    """bf16 autocast on a GPU that supports it (precision auto or bf16), fp32 otherwise; bf16 on a
+    CPU only when asked for explicitly."""
+    import torch
+
+    if training.precision == "fp32":
+        return None
+    if training.precision == "bf16":
+        return torch.bfloat16
+    if device.type == "cuda" and torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return None
+
+
+def make_optimizer(model, training: TrainingSpec):
+    """AdamW; weight decay on matrices only (LoRA factors, head weights), never on biases."""
+    import torch
+
+    named = trainable_parameters(model)
+    decay = [p for n, p in named if p.ndim >= 2]
+    no_decay = [p for n, p in named if p.ndim < 2]
+    names = [n for n, p in named if p.ndim >= 2] + [n for n, p in named if p.ndim < 2]
+    groups = [{"params": decay, "weight_decay": training.weight_decay},
+              {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=training.lr), names
+
+
+def lr_schedule(training: TrainingSpec, total_steps: int) -> Callable[[int], float]:
+    """The learning rate of optimizer step `step` (0-based), as transformers' linear schedule
+    with warmup computes it: linear warmup over ceil(ratio * total) steps, then linear decay to 0
+    at `total_steps` (or constant after warmup)."""
+    warmup = math.ceil(training.warmup_ratio * total_steps)
+
+    def lr_at(step: int) -> float:
+        if step < warmup:
+            return training.lr * step / max(1, warmup)
+        if training.scheduler == "constant":
+            return training.lr
+        return training.lr * max(0.0, (total_steps - step) / max(1, total_steps - warmup))
+
+    return lr_at
+
+
+def loss_of(logits, labels, regression: bool):
+    import torch.nn.functional as F
+
+    logits = logits.float()  # the loss in fp32 even under bf16 autocast
+    if regression:
+        return F.mse_loss(logits.view(-1), labels.float().view(-1))
+    return F.cross_entropy(logits, labels)
+
+
+@dataclass
+class EpochStats:
+    loss: float
+    samples: int
+    seconds: float
+    steps: int
+
+
+def train_steps(model, optimizer, encoded: Encoded, batches: list[list[int]], *, pad_id: int, padding_side: str,
+                device, amp_dtype, grad_accum: int, lr_at: Callable[[int], float], first_step: int,
+                epoch: int, on_step: Optional[Callable[[int, float, float, float], None]] = None,
+                no_sync: Optional[Callable] = None, pad_to: Optional[int] = None) -> EpochStats:
+    """One pass over `batches` (this rank's micro-batches). Every `grad_accum` micro-batches make
+    one optimizer step; the loss of each group is averaged over the micro-batches it really has.
+    Raises TrainingDiverged on a non-finite loss before it reaches the weights."""
+    import torch
+
+    model.train()
+    started = time.perf_counter()
+    step = first_step
+    total_loss, seen, samples = 0.0, 0, 0
+    optimizer.zero_grad(set_to_none=True)
+    for group_start in range(0, len(batches), grad_accum):
+        group = batches[group_start:group_start + grad_accum]
+        group_loss = 0.0
+        for position, indices in enumerate(group):
+            batch = collate(encoded, indices, pad_id, pad_to, padding_side)
+            autocast = (torch.autocast(device.type, dtype=amp_dtype) if amp_dtype is not None
+                        else contextlib.nullcontext())
+            with autocast:
+                logits = model(input_ids=batch["input_ids"].to(device, non_blocking=True),
+                               attention_mask=batch["attention_mask"].to(device, non_blocking=True)).logits
+            loss = loss_of(logits, batch["labels"].to(device, non_blocking=True), encoded.regression)
+            value = float(loss.detach())
+            if not math.isfinite(value):
+                raise TrainingDiverged(
+                    f"the training loss became {value} in epoch {epoch}, optimizer step {step + 1} "
+                    f"(micro-batch {group_start + position + 1} of the epoch); the last good checkpoint is "
+                    f"kept. Lower training.lr, or use training.precision fp32")
+            # DDP all-reduces gradients on every backward unless told not to; only the last
+            # micro-batch of a group needs it.
+            last = position == len(group) - 1
+            sync_off = no_sync() if (no_sync is not None and not last) else contextlib.nullcontext()
+            with sync_off:
+                (loss / len(group)).backward()
+            group_loss += value / len(group)
+            samples += len(indices)
+        lr = lr_at(step)
+        for param_group in optimizer.param_groups:
+            param_group["lr"] = lr
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        step += 1
+        total_loss += group_loss
+        seen += 1
+        if on_step is not None:
+            on_step(step, group_loss, lr, samples / max(time.perf_counter() - started, 1e-9))
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return EpochStats(total_loss / max(seen, 1), samples, time.perf_counter() - started, step - first_step)
+
+
+# ---------------------------------------------------------------------------------------------
+# the run
+
+
+class Run:
+    def __init__(self, config: TrainConfig, ctx: Context, dist: distributed.Dist):
+        self.config = config
+        self.ctx = ctx
+        self.dist = dist
+        self.out = config.out
+
+    # -- setup ------------------------------------------------------------------------------
+
+    def execute(self) -> dict:
+        finished = self._finished_result()
+        if finished is not None:
+            return finished
+        import torch
+
+        cfg = self.config
+        self.ctx.progress("train", message="loading data and model")
+        tokenizer = load_tokenizer(cfg.model)
+        model_config = load_config(cfg.model)
+        family = family_of(cfg.model, model_config)
+        data = load_task_data(cfg.task, tokenizer, model_config, cfg.training.seed)
+        self.tokenizer, self.data = tokenizer, data
+        self.device = distributed.device_for(self.dist)
+        self.amp = autocast_dtype(cfg.training, self.device)
+
+        torch.manual_seed(cfg.training.seed)  # head and LoRA initialisation
+        base = load_classifier(cfg.model, data.train.num_labels, data.train.regression)
+        if base.config.pad_token_id != tokenizer.pad_token_id:
+            # Decoders find the last real token by pad id: it must be the tokenizer's pad (eos).
+            base.config.pad_token_id = tokenizer.pad_token_id
+        if cfg.model.dtype != "float32" and self.amp is None and next(base.parameters()).dtype != torch.float32:
+            raise ValueError(f"model.dtype {cfg.model.dtype} loads a low-precision backbone; training it needs "
+                             f"bf16 autocast (training.precision bf16, or auto on a GPU)")
+        model = build_lora_model(base, family, cfg.lora, cfg.init)
+        for _, param in trainable_parameters(model):
+            param.data = param.data.float()  # optimizer state and updates in fp32
+        if cfg.training.gradient_checkpointing:
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+            if hasattr(model.config, "use_cache"):
+                model.config.use_cache = False
+        self.model = model.to(self.device)
+        self.ddp = distributed.wrap(self.model, self.dist)
+        self.optimizer, self.param_names = make_optimizer(self.model, cfg.training)
+
+        self._claim_out()
+        try:
+            return self._loop()
+        finally:
+            distributed.barrier(self.dist)
+
+    def _claim_out(self) -> None:
+        """`out` belongs to one payload: a different run there is an error, not an overwrite."""
+        path = os.path.join(self.out, "train_config.json")
+        if self.dist.main:
+            os.makedirs(self.out, exist_ok=True)
+            if os.path.isfile(path):
+                with open(path, encoding="utf-8") as f:
+                    if json.dumps(json.load(f), sort_keys=True) != self.config.fingerprint():
+                        raise ValueError(f"out {self.out} holds a training run with a different payload; "
+                                         f"choose another out folder or delete it")
+            else:
+                checkpoint.write_json_atomic(path, self.config.raw)
+
+    def _finished_result(self) -> Optional[dict]:
+        path = os.path.join(self.out, "metrics.json")
+        config_path = os.path.join(self.out, "train_config.json")
+        if not (os.path.isfile(path) and os.path.isfile(config_path)):
+            return None
+        with open(config_path, encoding="utf-8") as f:
+            if json.dumps(json.load(f), sort_keys=True) != self.config.fingerprint():
+                raise ValueError(f"out {self.out} holds a finished training run with a different payload; "
+                                 f"choose another out folder or delete it")
+        with open(path, encoding="utf-8") as f:
+            return self._result(json.load(f), resumed_from=None, reused=True)
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    def _batches(self, epoch: int) -> list[list[int]]:
+        tr = self.config.training
+        lengths = [len(s) for s in self.data.train_encoded.input_ids]
+        # The order depends only on (seed, epoch): a resumed run sees the same batches.
+        order = batch_order(lengths, tr.batch_size, shuffle=True, seed=tr.seed * 1000 + epoch,
+                            group_by_length=tr.group_by_length)
+        return distributed.shard(order, self.dist)
+
+    def _loop(self) -> dict:
+        from peft import get_peft_model_state_dict, set_peft_model_state_dict
+
+        cfg, tr = self.config, self.config.training
+        steps_per_epoch = math.ceil(len(self._batches(1)) / tr.grad_accum)
+        total_steps = steps_per_epoch * tr.epochs
+        lr_at = lr_schedule(tr, total_steps)
+        history: list[dict] = []
+        best: Optional[dict] = None
+        best_state: Optional[dict] = None
+        start_epoch, step, resumed_from = 1, 0, None
+
+        saved = checkpoint.load_checkpoint(self.out)
+        if saved is not None:
+            if saved.state["fingerprint"] != cfg.fingerprint():
+                raise ValueError(f"the checkpoint in {checkpoint.checkpoint_root(self.out)} is from a different "
+                                 f"payload; delete it to start over")
+            set_peft_model_state_dict(self.model, saved.trainable)
+            checkpoint.optimizer_from_flat(self.optimizer, saved.optimizer, saved.state["optimizer"])
+            checkpoint.restore_rng(saved.rng)
+            history, best, best_state = saved.state["history"], saved.state["best"], saved.best
+            step, resumed_from = saved.state["step"], saved.state["epoch"]
+            start_epoch = resumed_from + 1
+            self.ctx.log(f"resuming after epoch {resumed_from} of {tr.epochs}")
+
+        baseline = majority_baseline(self.data)
+        padding_side = getattr(self.tokenizer, "padding_side", "right")
+        no_sync = self.ddp.no_sync if self.dist.enabled else None
+
+        def on_step(current: int, loss: float, lr: float, rate: float) -> None:
+            self.ctx.progress("train", current=current, total=total_steps, unit="step", epoch=epoch,
+                              loss=loss, lr=lr, samples_per_s=rate * self.dist.world)
+
+        for epoch in range(start_epoch, tr.epochs + 1):
+            stats = train_steps(self.ddp, self.optimizer, self.data.train_encoded, self._batches(epoch),
+                                pad_id=self.tokenizer.pad_token_id, padding_side=padding_side,
+                                device=self.device, amp_dtype=self.amp, grad_accum=tr.grad_accum, lr_at=lr_at,
+                                first_step=step, epoch=epoch, on_step=on_step, no_sync=no_sync)
+            step += stats.steps
+            loss = distributed.mean_over_ranks(stats.loss, self.dist)
+            record = {"epoch": epoch, "step": step, "loss": loss,
+                      "samples_per_s": stats.samples * self.dist.world / stats.seconds,
+                      "train_seconds": stats.seconds}
+            if self.dist.main:
+                self.ctx.progress("eval", message=f"epoch {epoch}")
+                result = self._evaluate(self.data.eval, self.data.eval_encoded)[0]
+                record.update(score=result["score"], metrics=result["metrics"])
+                if best is None or result["score"] > best["score"]:
+                    best = {"epoch": epoch, "score": result["score"], "metrics": result["metrics"]}
+                    best_state = {k: v.detach().cpu().clone()
+                                  for k, v in get_peft_model_state_dict(self.model).items()}
+                history.append(record)
+                self.ctx.log(f"epoch {epoch}/{tr.epochs}: loss {loss:.4f}  {cfg.task.metric} {result['score']:.4f}"
+                             f"  (best {best['score']:.4f} @ {best['epoch']})")
+                optimizer_tensors, optimizer_meta = checkpoint.optimizer_to_flat(self.optimizer, self.param_names)
+                state = {"fingerprint": cfg.fingerprint(), "epoch": epoch, "step": step, "history": history,
+                         "best": best, "optimizer": optimizer_meta, "world_size": self.dist.world}
+                checkpoint.save_checkpoint(self.out, epoch, state, get_peft_model_state_dict(self.model),
+                                           best_state, optimizer_tensors)
+            distributed.barrier(self.dist)
+
+        if not self.dist.main:
+            return {}
+        return self._finish(best, best_state, history, baseline, resumed_from)
+
+    def _evaluate(self, examples, encoded) -> tuple[dict, "object"]:
+        logits = predict_logits(self.model, self.tokenizer, examples, self.config.task.max_length,
+                                self.config.training.eval_batch_size, device=self.device, encoded=encoded,
+                                autocast_dtype=self.amp)
+        return score(self.data.metric, predictions_from_logits(logits, examples.regression), examples.labels), logits
+
+    # -- output -----------------------------------------------------------------------------
+
+    def _finish(self, best: dict, best_state: dict, history: list, baseline: dict,
+                resumed_from: Optional[int]) -> dict:
+        from peft import set_peft_model_state_dict
+
+        set_peft_model_state_dict(self.model, best_state)
+        data = self.data
+        result, logits = self._evaluate(data.eval, data.eval_encoded)
+        metrics = {"best": best, "history": history, "majority_baseline": baseline,
+                   "task": self.config.task.name, "metric": data.metric,
+                   "train_examples": len(data.train), "eval_examples": len(data.eval)}
+        if data.eval_mismatched is not None:
+            metrics["eval_mismatched"] = self._evaluate(data.eval_mismatched, data.eval_mismatched_encoded)[0]
+        staging = os.path.join(self.out, f".final.tmp-{os.getpid()}")
+        shutil.rmtree(staging, ignore_errors=True)
+        self.model.save_pretrained(staging)
+        checkpoint.save_tensors(os.path.join(staging, "eval_predictions.safetensors"),
+                                {"logits": _tensor(logits)}, metadata={"split": "eval", "epoch": str(best["epoch"])})
+        for name in os.listdir(staging):
+            os.replace(os.path.join(staging, name), os.path.join(self.out, name))
+        shutil.rmtree(staging, ignore_errors=True)
+        train = data.train
+        checkpoint.write_json_atomic(os.path.join(self.out, "osrm_task.json"), {
+            "task": self.config.task.name, "num_labels": train.num_labels, "regression": train.regression,
+            "labels": list(train.label_names), "metric": data.metric})
+        # metrics.json last: its presence marks the run as finished.
+        checkpoint.write_json_atomic(os.path.join(self.out, "metrics.json"), metrics)
+        checkpoint.remove_checkpoints(self.out)
+        if abs(result["score"] - best["score"]) > 1e-6 and self.amp is None:
+            self.ctx.log(f"warning: the saved model scores {result['score']:.6f}, its epoch scored {best['score']:.6f}")
+        return self._result(metrics, resumed_from, reused=False)
+
+    def _result(self, metrics: dict, resumed_from: Optional[int], reused: bool) -> dict:
+        best = metrics["best"]
+        return {"adapter": self.out, "metrics_file": os.path.join(self.out, "metrics.json"),
+                "best_epoch": best["epoch"], "score": best["score"], "metrics": best["metrics"],
+                "majority_baseline": metrics["majority_baseline"], "history": metrics["history"],
+                "resumed_from_epoch": resumed_from, "reused": reused}
+
+
+def _tensor(array):
+    import torch
+
+    return torch.from_numpy(array).float()

@@ -1,0 +1,118 @@
+"""Resuming for real: a training process killed with SIGKILL in its second epoch, run again,
+continues after epoch 1 and ends exactly where an uninterrupted run with the same seed ends."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from osrm_runtime.train import checkpoint as ckpt
+
+PYTHON_DIR = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+
+
+def start(payload: dict, work) -> tuple[subprocess.Popen, str]:
+    work.mkdir(parents=True, exist_ok=True)
+    payload_file, result_file = work / "payload.json", work / "result.json"
+    payload_file.write_text(json.dumps(payload))
+    # One thread: CPU float reductions are then bitwise reproducible across the runs compared.
+    env = {**os.environ, "PYTHONPATH": PYTHON_DIR, "OMP_NUM_THREADS": "1", "TRANSFORMERS_VERBOSITY": "error"}
+    proc = subprocess.Popen([sys.executable, "-m", "osrm_runtime", "train", "--payload", str(payload_file),
+                             "--result", str(result_file)], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    return proc, str(result_file)
+
+
+def finish(proc: subprocess.Popen, result_file: str) -> dict:
+    assert proc.wait(timeout=600) == 0
+    envelope = json.loads(open(result_file).read())
+    assert envelope["ok"], envelope
+    return envelope["value"]
+
+
+def test_sigkill_mid_epoch_then_rerun_matches_an_uninterrupted_run(tiny_roberta, glue_dir, tmp_path):
+    def payload(out):
+        return {"model": {"name_or_path": tiny_roberta},
+                "task": {"name": "sst2", "source": {"kind": "glue", "task": "sst2", "dir": glue_dir}},
+                "training": {"lr": 5e-3, "epochs": 3, "batch_size": 8}, "out": str(out)}
+
+    # Both runs go at once: the uninterrupted one is the reference.
+    reference_proc, reference_result = start(payload(tmp_path / "reference"), tmp_path / "w-ref")
+    out = tmp_path / "killed"
+    proc, result_file = start(payload(out), tmp_path / "w1")
+    pointer = out / "checkpoints" / "latest.json"
+    deadline = time.monotonic() + 300
+    while not pointer.exists():
+        assert proc.poll() is None, "the run ended before its first checkpoint"
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGKILL)
+    assert proc.wait() == -signal.SIGKILL
+    assert json.loads(pointer.read_text())["epoch"] == 1
+    assert not (out / "metrics.json").exists()
+    folder = out / "checkpoints" / "epoch-1"
+    # No pickles anywhere: tensors as safetensors, the rest JSON.
+    assert sorted(p.name for p in folder.iterdir()) == ["best.safetensors", "optimizer.safetensors",
+                                                       "rng.safetensors", "state.json", "trainable.safetensors"]
+
+    resumed = finish(*start(payload(out), tmp_path / "w2"))
+    reference = finish(reference_proc, reference_result)
+    assert resumed["resumed_from_epoch"] == 1 and reference["resumed_from_epoch"] is None
+    assert resumed["best_epoch"] == reference["best_epoch"]
+    assert resumed["metrics"] == reference["metrics"]
+    for a, b in zip(resumed["history"], reference["history"], strict=True):
+        assert a["loss"] == pytest.approx(b["loss"], rel=1e-6) and a["metrics"] == b["metrics"]
+    from safetensors.torch import load_file
+
+    mine = load_file(str(out / "adapter_model.safetensors"))
+    theirs = load_file(str(tmp_path / "reference" / "adapter_model.safetensors"))
+    assert mine.keys() == theirs.keys()
+    assert max(float((mine[k] - theirs[k]).abs().max()) for k in mine) < 1e-6
+
+
+def test_optimizer_state_round_trips_through_flat_tensors(tmp_path):
+    import torch
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.Linear(3, 2))
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-2, weight_decay=0.1)
+    for _ in range(3):
+        model(torch.randn(5, 4)).sum().backward()
+        opt.step()
+        opt.zero_grad()
+    names = [n for n, _ in model.named_parameters()]
+    tensors, meta = ckpt.optimizer_to_flat(opt, names)
+    ckpt.save_tensors(str(tmp_path / "opt.safetensors"), tensors)
+    ckpt.write_json_atomic(str(tmp_path / "opt.json"), meta)
+    from safetensors.torch import load_file
+
+    fresh = torch.optim.AdamW(model.parameters(), lr=1e-2, weight_decay=0.1)
+    ckpt.optimizer_from_flat(fresh, load_file(str(tmp_path / "opt.safetensors")),
+                             json.loads((tmp_path / "opt.json").read_text()))
+    a, b = opt.state_dict(), fresh.state_dict()
+    assert a["param_groups"] == b["param_groups"]
+    for i in a["state"]:
+        for key in a["state"][i]:
+            assert torch.equal(torch.as_tensor(a["state"][i][key]), torch.as_tensor(b["state"][i][key]))
+
+
+def test_linear_schedule_matches_transformers():
+    import torch
+    from transformers import get_linear_schedule_with_warmup
+
+    from osrm_runtime.train.config import TRAINING_DEFAULTS, TrainingSpec
+    from osrm_runtime.train.recipe import lr_schedule
+
+    training = TrainingSpec(**{**TRAINING_DEFAULTS, "lr": 4e-4, "warmup_ratio": 0.06})
+    total = 157
+    ours = lr_schedule(training, total)
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=4e-4)
+    sched = get_linear_schedule_with_warmup(opt, num_warmup_steps=10, num_training_steps=total)  # ceil(0.06*157)
+    for step in range(total):
+        assert ours(step) == pytest.approx(opt.param_groups[0]["lr"], abs=1e-12)
+        opt.step()
+        sched.step()
