@@ -71,7 +71,7 @@ export interface Job {
   label: string;
   /** Keys of the jobs whose outputs this one reads; they are done before it starts. */
   inputs: string[];
-  /** What was hashed: the resolved config slice, references replaced by input hashes. */
+  /** What was hashed: the resolved config slice (a reference to another job is hashed as that job's hash). */
   identity: unknown;
   /** The op's payload with references (see PayloadRef). */
   payload: Record<string, unknown>;

@@ -17,7 +17,7 @@ import type { MergeSetting } from "../config/schema/merge-methods.ts";
 import type { InitKind } from "../config/schema/osrm.ts";
 import type { Task } from "../config/schema/task.ts";
 import type { TrainingSetting } from "../config/schema/training.ts";
-import { canonicalJson, sha256 } from "./hash.ts";
+import { CanonicalJson, canonicalJson, deepFreeze, sha256 } from "./hash.ts";
 import { isPayloadRef, outOf, ownOut, resultOf, OP_OF_KIND, type Job, type JobCoords, type JobKind, type JobWork } from "./job.ts";
 import { expandMergeMethod, expandSweep, formatCoords, pointCoords, type Sweep, type SweepPoint } from "./sweep.ts";
 
@@ -34,31 +34,28 @@ interface JobSpec {
   label: string;
   inputs: Job[];
   payload: Record<string, unknown>;
-  /** What determines the output, when narrower than the payload (default: the payload). */
+  /** What determines the output, when narrower than the payload (default: the payload); references to other jobs count as their hashes. */
   identity?: Record<string, unknown>;
   coords: JobCoords;
   work: JobWork | null;
 }
 
-/** References are hashed as the hash of the job they point to, never as a path. */
-function identityOf(value: unknown, hashOf: (key: string) => string): unknown {
-  if (isPayloadRef(value)) return value.$ref === "own-out" ? "$own-out" : { ...value, job: hashOf(value.job) };
-  if (Array.isArray(value)) return value.map((v) => identityOf(v, hashOf));
-  if (value !== null && typeof value === "object") {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, identityOf(v, hashOf)]));
-  }
-  return value;
-}
-
 class GraphBuilder {
   readonly jobs: Job[] = [];
   readonly byKey = new Map<string, Job>();
+  /** References are hashed as the hash of the job they point to, never as a path. */
+  private readonly json = new CanonicalJson((value) => {
+    if (!isPayloadRef(value)) return undefined;
+    if (value.$ref === "own-out") return '"$own-out"';
+    const field = value.$ref === "result" ? `,"field":${JSON.stringify(value.field)}` : "";
+    return `{"$ref":"${value.$ref}"${field},"job":"${this.byKey.get(value.job)!.hash}"}`;
+  });
 
   add(spec: JobSpec): Job {
-    const hashOf = (key: string) => this.byKey.get(key)!.hash;
     const op = OP_OF_KIND[spec.kind];
-    const identity = identityOf(spec.identity ?? spec.payload, hashOf);
-    const hash = sha256(canonicalJson({ kind: spec.kind, op, identity, inputs: spec.inputs.map((j) => j.hash) }));
+    const identity = spec.identity ?? spec.payload;
+    const inputs = spec.inputs.map((j) => JSON.stringify(j.hash)).join(",");
+    const hash = sha256(`{"identity":${this.json.write(identity)},"inputs":[${inputs}],"kind":${JSON.stringify(spec.kind)},"op":${JSON.stringify(op)}}`);
     const key = `${spec.kind}-${hash.slice(0, 12)}`;
     const existing = this.byKey.get(key);
     if (existing) return existing; // the same work asked for twice (e.g. a method listed twice)
@@ -94,8 +91,8 @@ export function trainingFor(experiment: Experiment, task: string, point: SweepPo
 export function planExperiment(experiment: Experiment): Plan {
   const graph = new GraphBuilder();
   const sweep = expandSweep(experiment);
-  const model = experiment.backbone;
-  const { tasks, osrm } = experiment;
+  // Shared by many payloads and never changed: frozen, so their canonical text is written once.
+  const { backbone: model, tasks, osrm } = deepFreeze(structuredClone(experiment));
   const batchSize = experiment.training.eval_batch_size;
   const blocksVary = sweep.varying.includes("blocks");
 
@@ -127,14 +124,23 @@ export function planExperiment(experiment: Experiment): Plan {
     }
   }
 
-  const loraAt = (point: SweepPoint) => ({ ...experiment.lora, rank: point.rank, blocks: point.blocks });
+  const loraSettings = new Map<string, object>();
+  const loraAt = (point: SweepPoint) => {
+    const id = `${point.rank}|${point.blocks.join(",")}`;
+    if (!loraSettings.has(id)) loraSettings.set(id, deepFreeze({ ...experiment.lora, rank: point.rank, blocks: [...point.blocks] }));
+    return loraSettings.get(id)!;
+  };
   const loraVarying = sweep.varying.filter((axis) => axis === "rank" || axis === "blocks");
 
   // init: OSRM's A from the other tasks' statistics; shared by every seed and learning rate.
+  const initJobs = new Map<string, Job>();
   const initJob = (task: Task, point: SweepPoint): Job => {
+    const id = `${task.name}|${point.rank}|${point.blocks.join(",")}`;
+    const known = initJobs.get(id);
+    if (known) return known;
     const stats = statsJobs.get(point.blocks.join(","))!;
     const others = tasks.filter((t) => t.name !== task.name);
-    return graph.add({
+    const job = graph.add({
       kind: "init",
       label: `init ${task.name}${loraVarying.length ? " " + formatCoords(pointCoords(point, loraVarying)) : ""}`,
       inputs: others.map((t) => stats.get(t.name)!),
@@ -149,11 +155,22 @@ export function planExperiment(experiment: Experiment): Plan {
       coords: { task: task.name, init: "osrm", point: pointCoords(point, loraVarying) },
       work: null,
     });
+    initJobs.set(id, job);
+    return job;
   };
+
+  // The same training settings serve every init and rank: one frozen object per (task, lr, seed).
+  const trainingSettings = new Map<string, TrainingSetting>();
+  const trainingAt = (task: Task, point: SweepPoint) => {
+    const id = `${task.name}|${point.lr}|${point.seed}`;
+    if (!trainingSettings.has(id)) trainingSettings.set(id, deepFreeze(trainingFor(experiment, task.name, point)));
+    return trainingSettings.get(id)!;
+  };
+  const gaussianInit = deepFreeze({ kind: "gaussian" });
 
   const trainJob = (task: Task, init: InitKind, point: SweepPoint): Job => {
     const initialiser = init === "osrm" ? initJob(task, point) : null;
-    const training = trainingFor(experiment, task.name, point);
+    const training = trainingAt(task, point);
     const coords = pointCoords(point, sweep.varying);
     const train = splitSize(task, "train");
     return graph.add({
@@ -165,7 +182,7 @@ export function planExperiment(experiment: Experiment): Plan {
         task,
         lora: loraAt(point),
         training,
-        init: initialiser ? { kind: "osrm", adapter: outOf(initialiser) } : { kind: "gaussian" },
+        init: initialiser ? { kind: "osrm", adapter: outOf(initialiser) } : gaussianInit,
         out: ownOut(),
       },
       coords: { task: task.name, init, point: coords },
@@ -175,7 +192,7 @@ export function planExperiment(experiment: Experiment): Plan {
 
   const settings = experiment.merge.methods.flatMap(expandMergeMethod);
   const methodLabel = labelMethods(settings);
-  const { holdout, select, data } = experiment.merge;
+  const { holdout, select, data } = deepFreeze(structuredClone(experiment.merge));
   const split = experiment.evaluation.split;
   const evalSamples = sumOrNull(tasks.map((t) => splitSize(t, split === "train" ? "train" : "validation")));
 
