@@ -21,7 +21,7 @@ def write_curve(folder: str, rows: list[dict], others: list[str], tasks: list[st
         json.dump({"select": select, "hyperparameters": others, "rows": rows}, f, indent=2)
     columns = others + ["lambda", "average", "normalized"] + [f"score_{t}" for t in tasks]
     with open(paths["csv"], "w", encoding="utf-8", newline="") as f:
-        writer = csv.writer(f)
+        writer = csv.writer(f, lineterminator="\n")
         writer.writerow(columns)
         for row in rows:
             writer.writerow([row[n] for n in others] + [row["lambda"], row["average"], row["normalized"]]
