@@ -37,7 +37,7 @@ export const registerRun: CommandRegistrar = (program, context) => {
       "after",
       `
 Finished jobs are never run again or overwritten; a job interrupted half-way is cleared and
-redone. Two 'osrm run' on the same run folder share the work: each job is locked while it runs.
+redone (a training job resumes from its last finished epoch). Two 'osrm run' on the same run folder share the work: each job is locked while it runs.
 With several jobs side by side every job gets its own Python process, and with several GPUs in
 CUDA_VISIBLE_DEVICES each worker sees one GPU.
 
