@@ -1,0 +1,250 @@
+/**
+ * `osrm train`: LoRA fine-tuning of one task (op `train`), Gaussian or OSRM init, resumable.
+ * A thin layer: flags -> the op's payload (validated by the config's zod schemas, so the CLI and
+ * YAML configs share every default) -> runtime call -> the final metrics.
+ */
+import { InvalidArgumentError, Option } from "commander";
+import { resolve } from "node:path";
+import { z } from "zod";
+import { GLUE_TASKS, GlueTaskName } from "../config/glue.ts";
+import { Lora } from "../config/schema/lora.ts";
+import { Task } from "../config/schema/task.ts";
+import { Training } from "../config/schema/training.ts";
+import { UsageError } from "../errors.ts";
+import { torchrunLauncher } from "../runtime/process.ts";
+import type { Runtime } from "../runtime/runtime.ts";
+import type { CommandContext, CommandRegistrar } from "./context.ts";
+import { checkBlocks, modelOptions, modelPayload, positiveInt, type ModelFlags } from "./stats.ts";
+
+export interface TrainFlags extends ModelFlags {
+  task?: string;
+  glueDir?: string;
+  train?: string;
+  eval?: string;
+  name?: string;
+  text?: string[];
+  label?: string;
+  labels?: string[];
+  regression?: boolean;
+  metric?: string;
+  format?: string;
+  maxLength?: number;
+  maxTrain?: number;
+  maxEval?: number;
+  blocks: string[];
+  rank: number;
+  alpha: number;
+  dropout: number;
+  freeze: "none" | "A" | "B";
+  init: "gaussian" | "osrm";
+  initAdapter?: string;
+  epochs?: number;
+  lr?: number;
+  batchSize?: number;
+  gradAccum?: number;
+  warmupRatio?: number;
+  scheduler?: string;
+  weightDecay?: number;
+  gradientCheckpointing?: boolean;
+  precision?: string;
+  seed?: number;
+  groupByLength: boolean;
+  evalBatchSize?: number;
+  out: string;
+  process?: boolean;
+  gpus?: number;
+}
+
+const Scored = z.object({ score: z.number(), metrics: z.record(z.string(), z.number()) });
+
+/** What the op returns (docs/ops.md, `train`). */
+export const TrainResult = z.object({
+  adapter: z.string(),
+  metrics_file: z.string(),
+  best_epoch: z.int(),
+  score: z.number(),
+  metrics: z.record(z.string(), z.number()),
+  majority_baseline: Scored.extend({ prediction: z.union([z.string(), z.number()]) }),
+  history: z.array(
+    z.object({
+      epoch: z.int(),
+      step: z.int(),
+      loss: z.number(),
+      score: z.number(),
+      metrics: z.record(z.string(), z.number()),
+      samples_per_s: z.number(),
+      train_seconds: z.number(),
+    }),
+  ),
+  resumed_from_epoch: z.int().nullable(),
+  reused: z.boolean(),
+});
+export type TrainResult = z.infer<typeof TrainResult>;
+
+const number = (flag: string) => (value: string) => {
+  const n = Number(value);
+  if (!Number.isFinite(n)) throw new InvalidArgumentError(`${flag} must be a number`);
+  return n;
+};
+const list = (value: string) => value.split(",").map((s) => s.trim()).filter(Boolean);
+
+function firstIssue(what: string, error: z.ZodError): UsageError {
+  const issue = error.issues[0]!;
+  return new UsageError(`${what}: ${issue.path.join(".") || "(top level)"}: ${issue.message}`);
+}
+
+function taskPayload(flags: TrainFlags) {
+  const limits = { max_length: flags.maxLength, max_train: flags.maxTrain, max_eval: flags.maxEval };
+  let raw: unknown;
+  if (flags.task) {
+    if (flags.train || flags.eval) throw new UsageError("give either --task (GLUE) or --train/--eval files, not both");
+    if (!GlueTaskName.safeParse(flags.task).success) {
+      throw new UsageError(`--task: '${flags.task}' is not a GLUE task (${GLUE_TASKS.join(", ")}); use --train/--eval for other data`);
+    }
+    raw = { name: flags.task, source: { kind: "glue", task: flags.task, dir: flags.glueDir ? resolve(flags.glueDir) : null }, ...limits };
+  } else if (flags.train || flags.eval) {
+    if (!flags.train || !flags.eval) throw new UsageError("--train and --eval go together (the eval split picks the best epoch)");
+    if (!flags.text || !flags.label) throw new UsageError("--train/--eval need --text <column[,column]> and --label <column>");
+    raw = {
+      name: flags.name ?? "task",
+      source: {
+        kind: "files",
+        train: resolve(flags.train),
+        eval: resolve(flags.eval),
+        format: flags.format ?? null,
+        text: flags.text,
+        label: flags.label,
+        labels: flags.labels ?? null,
+        regression: flags.regression ?? false,
+        metric: flags.metric ?? null,
+      },
+      ...limits,
+    };
+  } else {
+    throw new UsageError("no task: give --task <glue task> (with --glue-dir for a local folder) or --train/--eval files");
+  }
+  const parsed = Task.safeParse(JSON.parse(JSON.stringify(raw)));
+  if (!parsed.success) throw firstIssue("task", parsed.error);
+  return parsed.data;
+}
+
+/** The `train` payload from command-line flags; unset knobs take the schema's (the paper's) defaults. */
+export function trainPayload(flags: TrainFlags) {
+  const lora = Lora.safeParse({ rank: flags.rank, alpha: flags.alpha, dropout: flags.dropout, blocks: checkBlocks(flags.blocks), freeze: flags.freeze });
+  if (!lora.success) throw firstIssue("lora", lora.error);
+  const given = {
+    lr: flags.lr,
+    epochs: flags.epochs,
+    batch_size: flags.batchSize,
+    grad_accum: flags.gradAccum,
+    warmup_ratio: flags.warmupRatio,
+    scheduler: flags.scheduler,
+    weight_decay: flags.weightDecay,
+    gradient_checkpointing: flags.gradientCheckpointing,
+    precision: flags.precision,
+    seed: flags.seed,
+    group_by_length: flags.groupByLength,
+    eval_batch_size: flags.evalBatchSize,
+  };
+  const training = Training.safeParse(JSON.parse(JSON.stringify(given)));
+  if (!training.success) throw firstIssue("training", training.error);
+  const { per_task: _unused, ...trainingPayload } = training.data;
+  if (flags.init === "osrm" && !flags.initAdapter) throw new UsageError("--init osrm needs --init-adapter <dir> (a folder written by `osrm init`)");
+  if (flags.init === "gaussian" && flags.initAdapter) throw new UsageError("--init-adapter is only used with --init osrm");
+  return {
+    model: modelPayload(flags),
+    task: taskPayload(flags),
+    lora: lora.data,
+    training: trainingPayload,
+    init: flags.init === "osrm" ? { kind: "osrm", adapter: resolve(flags.initAdapter!) } : { kind: "gaussian" },
+    out: resolve(flags.out),
+  };
+}
+
+export async function runTrain(runtime: Runtime, payload: ReturnType<typeof trainPayload>, ctx?: Pick<CommandContext, "display" | "signal">): Promise<TrainResult> {
+  const value = await runtime.call("train", payload, ctx && { onProgress: (e) => ctx.display.update(e), signal: ctx.signal });
+  return TrainResult.parse(value);
+}
+
+function human(r: TrainResult): string {
+  const fmt = (m: Record<string, number>) => Object.entries(m).map(([k, v]) => `${k} ${v.toFixed(4)}`).join("  ");
+  const lines = r.history.map((h) => `epoch ${String(h.epoch).padStart(3)}  loss ${h.loss.toFixed(4)}  ${fmt(h.metrics)}  ${h.samples_per_s.toFixed(0)} samples/s${h.epoch === r.best_epoch ? "  <- best" : ""}`);
+  if (r.reused) lines.unshift("(already trained: reporting the finished run in this folder)");
+  if (r.resumed_from_epoch !== null) lines.unshift(`(resumed after epoch ${r.resumed_from_epoch})`);
+  lines.push(
+    `best        epoch ${r.best_epoch}: score ${r.score.toFixed(4)}  (${fmt(r.metrics)})`,
+    `baseline    majority class: ${r.majority_baseline.score.toFixed(4)}`,
+    `adapter     ${r.adapter}`,
+    `metrics     ${r.metrics_file}`,
+  );
+  return lines.join("\n");
+}
+
+export const registerTrain: CommandRegistrar = (program, context) => {
+  modelOptions(program.command("train"))
+    .description("fine-tune one task with LoRA (Gaussian or OSRM init); the best epoch is saved as a PEFT adapter")
+    .requiredOption("--out <dir>", "output folder: the PEFT adapter (+ head), osrm_task.json, metrics.json; rerunning resumes")
+    .option("--task <name>", `a GLUE task (${GLUE_TASKS.join(", ")})`)
+    .option("--glue-dir <dir>", "a local GLUE folder in the original TSV layout (default: the hub, through `datasets`)")
+    .option("--train <file>", "training data: CSV, TSV or JSONL (instead of --task)")
+    .option("--eval <file>", "evaluation data, same columns as --train")
+    .option("--name <name>", "the task's name for --train/--eval data", "task")
+    .option("--text <columns>", "text column, or two comma-separated for a pair", list)
+    .option("--label <column>", "label column")
+    .option("--labels <values>", "the label set in order, comma-separated (default: sorted distinct training values)", list)
+    .option("--regression", "the label is a number (one output, MSE loss)")
+    .addOption(new Option("--metric <metric>", "how epochs are scored (default: accuracy; pearson_spearman for regression)").choices(["accuracy", "accuracy_f1", "matthews", "pearson_spearman", "r2"]))
+    .addOption(new Option("--format <format>", "file format (default: from the extension)").choices(["csv", "tsv", "jsonl"]))
+    .option("--max-length <n>", "tokens per example at most (default 128)", positiveInt("--max-length"))
+    .option("--max-train <n>", "training examples at most, a seeded sample (default 105000)", positiveInt("--max-train"))
+    .option("--max-eval <n>", "evaluation examples at most (default 15000)", positiveInt("--max-eval"))
+    .option("--blocks <blocks>", "adapted blocks, comma-separated: q, k, v, o, mlp", list, ["q", "v"])
+    .option("--rank <r>", "LoRA rank r", positiveInt("--rank"), 8)
+    .option("--alpha <alpha>", "LoRA alpha (scaling alpha / r)", number("--alpha"), 16)
+    .option("--dropout <p>", "LoRA dropout", number("--dropout"), 0)
+    .addOption(new Option("--freeze <factor>", "keep one factor fixed: A (the OSRM subspace) or B").choices(["none", "A", "B"]).default("none"))
+    .addOption(new Option("--init <kind>", "LoRA init: gaussian (PEFT's default) or osrm (from --init-adapter)").choices(["gaussian", "osrm"]).default("gaussian"))
+    .option("--init-adapter <dir>", "the OSRM init adapter for --init osrm (written by `osrm init`)")
+    .option("--epochs <n>", "epochs (default 10)", positiveInt("--epochs"))
+    .option("--lr <lr>", "AdamW learning rate (default 4e-4)", number("--lr"))
+    .option("--batch-size <n>", "examples per micro-batch and process (default 64)", positiveInt("--batch-size"))
+    .option("--grad-accum <n>", "micro-batches per optimizer step (default 1)", positiveInt("--grad-accum"))
+    .option("--warmup-ratio <f>", "fraction of steps with linear warmup (default 0.06)", number("--warmup-ratio"))
+    .addOption(new Option("--scheduler <kind>", "after warmup: linear decay to 0, or constant (default linear)").choices(["linear", "constant"]))
+    .option("--weight-decay <w>", "AdamW weight decay on matrices (default 0)", number("--weight-decay"))
+    .option("--gradient-checkpointing", "recompute activations in backward: less memory, slower")
+    .addOption(new Option("--precision <p>", "auto: bf16 autocast on a GPU, fp32 on CPU (default auto)").choices(["auto", "fp32", "bf16"]))
+    .option("--seed <n>", "seed of init, data order and dropout (default 42)", positiveIntOrZero)
+    .option("--no-group-by-length", "plain shuffled batches instead of length-grouped ones")
+    .option("--eval-batch-size <n>", "examples per evaluation batch (default 128)", positiveInt("--eval-batch-size"))
+    .option("--process", "run in a worker process instead of the in-process bridge (isolation for long runs)")
+    .option("--gpus <n>", "data-parallel over n GPUs through torchrun (implies --process)", positiveInt("--gpus"))
+    .addHelpText(
+      "after",
+      `
+Each epoch is evaluated on the eval split; the best epoch by the task's metric (CoLA: Matthews,
+STS-B: mean of Pearson and Spearman, others: accuracy) is kept. A run that is interrupted resumes
+after its last finished epoch when run again with the same flags and --out. Bad data (a missing
+split or column, labels outside the label set, empty texts, --max-length above the model's) is
+reported before training starts.
+
+Examples:
+  osrm train --model roberta-large --glue-dir data/glue --task rte --epochs 10 --out runs/rte
+  osrm train --model models/tiny --init osrm --init-adapter runs/init/sst2 --task sst2 --out runs/sst2-osrm
+  osrm train --model models/tiny --train reviews.csv --eval reviews-dev.csv --text review --label stars --out runs/reviews`,
+    )
+    .action(async (flags: TrainFlags) => {
+      const ctx = context();
+      const payload = trainPayload(flags);
+      const kind = flags.process || flags.gpus ? "process" : "bridge";
+      const options = flags.gpus && flags.gpus > 1 ? { launcher: torchrunLauncher(flags.gpus) } : undefined;
+      const result = await ctx.withRuntime(kind, (rt) => runTrain(rt, payload, ctx), options);
+      ctx.output(result, (v) => human(v as TrainResult));
+    });
+};
+
+function positiveIntOrZero(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError("--seed must be a non-negative integer");
+  return n;
+}
