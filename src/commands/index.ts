@@ -12,5 +12,6 @@ import { registerInit } from "./init.ts";
 import { registerTransform } from "./transform.ts";
 import { registerDiagnose } from "./diagnose.ts";
 import { registerMerge } from "./merge.ts";
+import { registerTrain } from "./train.ts";
 
-export const commands: CommandRegistrar[] = [registerSetup, registerDoctor, registerPython, registerConfig, registerPlan, registerRun, registerTable, registerStats, registerInit, registerTransform, registerDiagnose, registerMerge];
+export const commands: CommandRegistrar[] = [registerSetup, registerDoctor, registerPython, registerConfig, registerPlan, registerRun, registerTable, registerStats, registerInit, registerTransform, registerDiagnose, registerMerge, registerTrain];
