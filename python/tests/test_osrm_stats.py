@@ -141,3 +141,14 @@ def test_bad_blocks_and_bad_input_name_the_field(tiny_roberta, glue_dir, tmp_pat
         stats_op.collect_stats({**bad, "cache_dir": None}, _ctx())
     with pytest.raises(ValueError, match="does not exist"):
         load_stats(str(tmp_path / "missing.safetensors"), "stats.sst2")
+
+
+def test_length_buckets_cover_every_example_once_and_bound_padding():
+    from osrm_runtime.osrm.batching import bucket_indices
+
+    lengths = [7, 58, 9, 30, 31, 8, 12, 40, 41, 42, 43, 44, 45] * 5
+    batches = bucket_indices(lengths, batch_size=6, max_spread=1.25)
+    assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
+    assert all(1 <= len(b) <= 6 for b in batches)
+    assert all(max(lengths[i] for i in b) <= 1.25 * min(lengths[i] for i in b) for b in batches)
+    assert max(len(b) for b in batches) > 1  # never batch size 1 by construction when lengths repeat

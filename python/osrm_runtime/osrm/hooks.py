@@ -62,8 +62,14 @@ def shift_mask_right(mask):
     return torch.cat([torch.ones_like(mask[:, :1]), mask[:, :-1]], dim=1)
 
 
-def find_shared_inputs(model, modules: list[str], probe: dict) -> dict[str, str]:
-    """module -> key of the input it reads (the first module in `modules` reading the same tensor)."""
+class _StopForward(Exception):
+    """Raised by the hook of the last input the model computes: the rest of the forward pass
+    (the layers above it and the head) cannot change any statistic, so it is skipped."""
+
+
+def find_shared_inputs(model, modules: list[str], probe: dict) -> tuple[dict[str, str], list[str]]:
+    """module -> key of the input it reads (the first module in `modules` reading the same tensor),
+    and the modules in the order the forward pass calls them."""
     import torch
 
     named = dict(model.named_modules())
@@ -97,7 +103,7 @@ def find_shared_inputs(model, modules: list[str], probe: dict) -> dict[str, str]
         else:
             representatives.append(name)
             keys[name] = name
-    return keys
+    return keys, list(seen)  # dicts keep insertion order: the order of the calls
 
 
 def collect_moments(model, batches, modules: list[str], pooling: str = "masked",
@@ -119,8 +125,9 @@ def collect_moments(model, batches, modules: list[str], pooling: str = "masked",
     if first is None:
         raise ValueError("no examples to collect statistics from")
     probe = {k: first[k][:2].to(device) for k in ("input_ids", "attention_mask")}
-    module_input = find_shared_inputs(model, modules, probe)
+    module_input, call_order = find_shared_inputs(model, modules, probe)
     representatives = sorted(set(module_input.values()), key=modules.index)
+    last_called = max(representatives, key=call_order.index)
 
     moments: dict[str, InputMoments] = {}
     shapes: dict[str, list[int]] = {}
@@ -156,6 +163,8 @@ def collect_moments(model, batches, modules: list[str], pooling: str = "masked",
             if acc.mean_all_sum is not None:
                 acc.mean_all_sum += h.mean(1).sum(0).double()
             acc.samples += int(h.shape[0])
+            if key == last_called:
+                raise _StopForward
         return hook
 
     handles = [named[key].register_forward_pre_hook(reduce(key)) for key in representatives]
@@ -167,7 +176,10 @@ def collect_moments(model, batches, modules: list[str], pooling: str = "masked",
                 mask = batch["attention_mask"].to(device)
                 state["mask"] = mask
                 state["decoder_mask"] = shift_mask_right(mask)
-                model(input_ids=ids, attention_mask=mask)
+                try:
+                    model(input_ids=ids, attention_mask=mask)
+                except _StopForward:
+                    pass
                 return int(ids.shape[0])
 
             count = 0

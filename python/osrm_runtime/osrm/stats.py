@@ -1,7 +1,7 @@
 """Op `collect_stats`: one task's layer-input statistics on the pretrained model, cached.
 
 k training examples are sampled with the seed, tokenised once and run in batches with dynamic
-padding (length-grouped); for pooling 'all-positions' the batches are padded to max_length,
+padding, length-bucketed (batching.py); for pooling 'all-positions' the batches are padded to max_length,
 because that mean includes the pad positions (the authors' definition) and a pad position's
 input depends on its position and layer, so it cannot be reconstructed from shorter batches.
 """
@@ -11,10 +11,11 @@ from __future__ import annotations
 import os
 
 from ..data import TaskSpec, load_examples
-from ..data.batches import encode, iterate_batches
+from ..data.batches import encode
 from ..models import ModelSpec, adapted_module_names, family_of, load_classifier, load_tokenizer, \
     target_module_suffixes, device
 from . import hooks
+from .batching import stats_batches
 from .hooks import POOLINGS, collect_moments  # noqa: F401 - tests count calls through this module
 from .stats_cache import FORMAT, cache_key, model_fingerprint, read_meta, save_stats, stats_path
 
@@ -90,9 +91,8 @@ def collect_stats(payload: dict, ctx) -> dict:
     model.to(device()).eval()
     modules = adapted_module_names(model, family, list(blocks))
     pad_to = max_length if osrm["pooling"] == "all-positions" else None
-    batches = iterate_batches(encoded, batch_size, tokenizer.pad_token_id, group_by_length=True, pad_to=pad_to,
-                              padding_side=getattr(tokenizer, "padding_side", "right"))
-    total = -(-len(encoded) // batch_size)
+    total, batches = stats_batches(encoded, batch_size, tokenizer.pad_token_id, pad_to,
+                                   getattr(tokenizer, "padding_side", "right"))
     label = f"stats {task.name}"
     ctx.progress(label, current=0, total=total, unit="batch")
     moments = hooks.collect_moments(model, batches, modules, osrm["pooling"],
