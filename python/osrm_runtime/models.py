@@ -76,6 +76,15 @@ def torch_dtype(spec: ModelSpec):
     return torch.float32
 
 
+def _quiet_transformers() -> None:
+    """transformers' load reports and "Loading weights" bars would interleave with our own
+    progress display; the CLI shows progress itself."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+
+
 def load_config(spec: ModelSpec):
     from transformers import AutoConfig
 
@@ -149,10 +158,9 @@ def load_classifier(spec: ModelSpec, num_labels: int, regression: bool = False):
     import io
 
     from transformers import AutoModelForSequenceClassification
-    from transformers.utils import logging as hf_logging
 
     config = load_config(spec)
-    hf_logging.set_verbosity_error()
+    _quiet_transformers()
     kwargs: dict[str, Any] = {"num_labels": num_labels, "dtype": torch_dtype(spec)}
     if regression:
         kwargs["problem_type"] = "regression"
@@ -174,9 +182,8 @@ def load_encoder(spec: ModelSpec):
     import io
 
     from transformers import AutoModel
-    from transformers.utils import logging as hf_logging
 
-    hf_logging.set_verbosity_error()
+    _quiet_transformers()
     family = family_of(spec)
     with contextlib.redirect_stdout(io.StringIO()):
         if family == "t5":

@@ -26,6 +26,8 @@ export function runtimeEnvironment(pythonSourceDir: string): NodeJS.ProcessEnv {
     PYTHONUNBUFFERED: "1",
     TRANSFORMERS_VERBOSITY: process.env.TRANSFORMERS_VERBOSITY ?? "error",
     TOKENIZERS_PARALLELISM: process.env.TOKENIZERS_PARALLELISM ?? "false",
+    // transformers' "Loading weights" bars would interleave with our own progress display.
+    HF_HUB_DISABLE_PROGRESS_BARS: process.env.HF_HUB_DISABLE_PROGRESS_BARS ?? "1",
   };
 }
 
