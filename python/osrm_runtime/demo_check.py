@@ -51,7 +51,8 @@ def _collate(enc: list[list[int]], idx: list[int], pad_id: int):
 
 
 def finetune_task(model_dir: str, tasks_dir: str, entry: dict, epochs: int, lr: float, batch_size: int,
-                  seed: int, from_scratch: bool = False, max_length: int = 128, log=print) -> dict:
+                  seed: int, from_scratch: bool = False, max_length: int = 128, log=print,
+                  max_train: Optional[int] = None, max_eval: Optional[int] = None) -> dict:
     import numpy as np
     import torch
     from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
@@ -62,7 +63,10 @@ def finetune_task(model_dir: str, tasks_dir: str, entry: dict, epochs: int, lr: 
     from .demo_tasks import task_payload
 
     hf_logging.set_verbosity_error()
-    spec = TaskSpec.parse(task_payload(tasks_dir, entry, max_length))
+    hf_logging.disable_progress_bar()
+    payload = task_payload(tasks_dir, entry, max_length)
+    payload.update(max_train=max_train, max_eval=max_eval)  # caps for a quick smoke run only
+    spec = TaskSpec.parse(payload)
     train, evals = load_examples(spec, "train", seed), load_examples(spec, "eval", seed)
     tok = AutoTokenizer.from_pretrained(model_dir)
 
@@ -135,11 +139,13 @@ def main(argv: Optional[list[str]] = None) -> None:
     p.add_argument("--model", default="models/osrm-tiny-roberta")
     p.add_argument("--tasks-dir", required=True, help="a folder written by build_demo_tasks")
     p.add_argument("--tasks", nargs="*", help="only these tasks")
-    p.add_argument("--epochs", type=int, default=5)
-    p.add_argument("--lr", type=float, default=3e-4)
+    p.add_argument("--epochs", type=int, default=4)
+    p.add_argument("--lr", type=float, default=5e-4)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--max-train", type=int, help="cap the train split (smoke runs)")
+    p.add_argument("--max-eval", type=int, help="cap the eval split (smoke runs)")
     p.add_argument("--from-scratch", action="store_true", help="control: same model shape, random init")
     p.add_argument("--out", help="write the results as JSON here")
     args = p.parse_args(argv)
@@ -152,7 +158,8 @@ def main(argv: Optional[list[str]] = None) -> None:
         if args.tasks and entry["name"] not in args.tasks:
             continue
         r = finetune_task(args.model, args.tasks_dir, entry, args.epochs, args.lr, args.batch_size, args.seed,
-                          args.from_scratch, log=lambda m: print(m, flush=True))
+                          args.from_scratch, log=lambda m: print(m, flush=True),
+                          max_train=args.max_train, max_eval=args.max_eval)
         results.append(r)
         print(f"{r['task']}: {r['metric']} {r['score']:.4f} vs baseline {r['baseline']:.4f} "
               f"(bar {r['bar']:.4f}) {'PASS' if r['passes'] else 'FAIL'}", flush=True)

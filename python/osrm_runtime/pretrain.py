@@ -442,9 +442,11 @@ def corpus_from_packages(node_modules: str, seed: int, cache: Optional[str] = No
     for source, text in corpus.pretraining_documents(node_modules, seed):
         texts.append(text)
         sources.append(source)
-        s = per_source.setdefault(source, {"name": source, "package": corpus.PACKAGES[source],
-                                           "license": corpus.package_license(node_modules, source),
-                                           "documents": 0, "chars": 0})
+        if source not in per_source:
+            per_source[source] = {"name": source, "package": corpus.PACKAGES[source],
+                                  "license": corpus.package_license(node_modules, source),
+                                  "documents": 0, "chars": 0}
+        s = per_source[source]
         s["documents"] += 1
         s["chars"] += len(text)
     info = {"sources": list(per_source.values())}

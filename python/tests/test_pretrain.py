@@ -1,0 +1,125 @@
+"""The tiny-model pretraining recipe, and the committed embedded model it produced."""
+
+import json
+import os
+
+import pytest
+import torch
+
+from osrm_runtime import pretrain as P
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+MODEL_DIR = os.path.join(REPO, "models", "osrm-tiny-roberta")
+
+# A small real text: the opening of Moby-Dick (public domain), repeated into a few documents.
+TEXT = ("Call me Ishmael. Some years ago, never mind how long precisely, having little or no money in my purse, "
+        "and nothing particular to interest me on shore, I thought I would sail about a little and see the "
+        "watery part of the world. It is a way I have of driving off the spleen and regulating the circulation. "
+        "Whenever I find myself growing grim about the mouth; whenever it is a damp, drizzly November in my soul; "
+        "whenever I find myself involuntarily pausing before coffin warehouses, and bringing up the rear of every "
+        "funeral I meet; then, I account it high time to get to sea as soon as I can.")
+
+
+def _tiny_cfg(**kw):
+    base = dict(vocab_size=300, hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64, seq_len=32,
+                long_seq_len=32, long_fraction=0.0, batch_size=8, steps=40, lr=3e-3, warmup_ratio=0.1,
+                eval_every=20, log_every=5, threads=1, min_frequency=1, eval_windows=16)
+    base.update(kw)
+    return P.PretrainConfig(**base)
+
+
+def test_masked_logits_equal_full_logits_at_masked_positions():
+    from transformers import RobertaConfig, RobertaForMaskedLM
+
+    torch.manual_seed(0)
+    config = RobertaConfig(vocab_size=50, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
+                           intermediate_size=32, max_position_embeddings=20, type_vocab_size=1, pad_token_id=1)
+    model = RobertaForMaskedLM(config).eval()
+    ids = torch.randint(5, 50, (3, 12))
+    gen = torch.Generator().manual_seed(1)
+    inputs, labels = P.mask_tokens(ids, 0.3, 4, 50, [0, 1, 2, 3, 4], gen)
+    assert (labels != -100).sum() > 0
+    with torch.no_grad():
+        full = model(input_ids=inputs).logits[labels != -100]
+        sel = P.masked_logits(model, inputs, labels)
+    assert sel.shape == full.shape
+    torch.testing.assert_close(sel, full, rtol=1e-5, atol=1e-5)
+    # the loss is the usual MLM cross-entropy over the masked positions
+    with torch.no_grad():
+        ref = model(input_ids=inputs, labels=labels).loss
+        ours = P.mlm_loss(model, inputs, labels)
+    torch.testing.assert_close(ours, ref, rtol=1e-5, atol=1e-5)
+
+
+def test_mask_tokens_never_masks_special_tokens_and_is_seeded():
+    ids = torch.cat([torch.zeros(4, 1, dtype=torch.long), torch.randint(5, 100, (4, 30)),
+                     torch.full((4, 1), 2)], dim=1)
+    a = P.mask_tokens(ids, 0.15, 4, 100, [0, 1, 2, 3, 4], torch.Generator().manual_seed(3))
+    b = P.mask_tokens(ids, 0.15, 4, 100, [0, 1, 2, 3, 4], torch.Generator().manual_seed(3))
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+    labels = a[1]
+    assert (labels[:, 0] == -100).all() and (labels[:, -1] == -100).all()
+    chosen = labels != -100
+    assert torch.equal(labels[chosen], ids[chosen])  # labels are the original tokens
+
+
+def test_pack_makes_full_windows_with_bos_and_eos():
+    w = P.pack([[10, 11, 12], [13, 14], [15, 16, 17, 18, 19]], 6, 0, 2)
+    assert w.shape[1] == 6
+    assert (w[:, 0] == 0).all() and (w[:, -1] == 2).all()
+    assert w[0, 1:5].tolist() == [10, 11, 12, 2]
+
+
+def test_recipe_runs_and_loss_decreases(tmp_path):
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    texts = [TEXT[i:] + " " + TEXT[:i] for i in range(0, 400, 20)]
+    out = str(tmp_path / "tiny")
+    res = P.pretrain(texts, _tiny_cfg(), out, log=lambda m: None)
+    losses = [h["train_loss"] for h in res.history]
+    assert res.steps == 40
+    assert losses[-1] < losses[0] - 1.0, losses
+    assert res.final_eval_loss is not None
+    for name in ("config.json", "model.safetensors", "loss.csv", "pretrain.json", "tokenizer.json"):
+        assert os.path.isfile(os.path.join(out, name)), name
+    tok = AutoTokenizer.from_pretrained(out)
+    model = AutoModelForSequenceClassification.from_pretrained(out, num_labels=2)
+    assert len(tok) == model.config.vocab_size <= 300
+    assert model.config.hidden_dropout_prob == 0.1  # pretrained without dropout, fine-tuned with it
+
+
+def test_recipe_is_deterministic(tmp_path):
+    texts = [TEXT[i:] + " " + TEXT[:i] for i in range(0, 200, 20)]
+    a = P.pretrain(texts, _tiny_cfg(steps=6, eval_every=6, log_every=3), str(tmp_path / "a"), log=lambda m: None)
+    b = P.pretrain(texts, _tiny_cfg(steps=6, eval_every=6, log_every=3), str(tmp_path / "b"), log=lambda m: None)
+    assert [h["train_loss"] for h in a.history] == [h["train_loss"] for h in b.history]
+
+
+# ---------------------------------------------------------------------------------------------
+# the committed model
+
+
+def test_committed_model_loads_and_its_tokenizer_round_trips():
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    assert os.path.isdir(MODEL_DIR), "models/osrm-tiny-roberta is missing (python -m osrm_runtime.pretrain)"
+    files = os.listdir(MODEL_DIR)
+    assert not [f for f in files if f.endswith((".bin", ".pt", ".pth", ".pkl", ".ckpt"))], files
+    assert os.path.getsize(os.path.join(MODEL_DIR, "model.safetensors")) <= 25 * 1024 * 1024
+    for name in ("README.md", "loss.csv", "config.json"):
+        assert name in files
+    tok = AutoTokenizer.from_pretrained(MODEL_DIR)
+    model = AutoModelForSequenceClassification.from_pretrained(MODEL_DIR, num_labels=2).eval()
+    with open(os.path.join(MODEL_DIR, "config.json")) as f:
+        vocab = json.load(f)["vocab_size"]
+    assert len(tok) == vocab == model.config.vocab_size
+    assert 4000 <= vocab <= 8192
+    text = "Call me Ishmael. The State of the Union is strong -- $3 billion, naïve café!"
+    ids = tok(text)["input_ids"]
+    assert ids[0] == tok.bos_token_id and ids[-1] == tok.eos_token_id
+    assert tok.decode(ids, skip_special_tokens=True) == text
+    assert len(ids) < len(text.encode()) // 2  # a trained BPE, not bytes
+    batch = tok(["a short one", text], padding=True, return_tensors="pt")
+    with torch.no_grad():
+        logits = model(**batch).logits
+    assert logits.shape == (2, 2) and torch.isfinite(logits).all()
