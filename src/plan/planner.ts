@@ -96,8 +96,9 @@ export function planExperiment(experiment: Experiment): Plan {
   const batchSize = experiment.training.eval_batch_size;
   const blocksVary = sweep.varying.includes("blocks");
 
-  // stats: every task's layer-input statistics, once per block set. The statistics file holds
-  // every pooled form (docs/ops.md), so only the sampling settings of `osrm` determine it.
+  // stats: every task's layer-input statistics, once per block set. The sampling settings and the
+  // pooling determine the file (a `masked` file holds no all-positions means); the variant and
+  // weighting only matter to the init.
   const statsJobs = new Map<string, Map<string, Job>>();
   if (sweep.inits.includes("osrm")) {
     for (const point of sweep.points) {
@@ -106,7 +107,7 @@ export function planExperiment(experiment: Experiment): Plan {
       const perTask = new Map<string, Job>();
       for (const task of tasks) {
         const payload = { model, task, blocks: point.blocks, osrm, max_length: task.max_length, batch_size: batchSize, cache_dir: ownOut() };
-        const identity = { ...payload, osrm: { samples: osrm.samples, seed: osrm.seed } };
+        const identity = { ...payload, osrm: { samples: osrm.samples, seed: osrm.seed, pooling: osrm.pooling } };
         perTask.set(
           task.name,
           graph.add({
