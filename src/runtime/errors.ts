@@ -1,7 +1,12 @@
 import { OsrmError } from "../errors.ts";
 
-/** A Python exception raised inside an op, carried across with its type and traceback. */
+/**
+ * A Python exception raised inside an op, carried across with its type and traceback. The ops
+ * raise ValueError for bad input (a missing column, a shape mismatch, a bad hyperparameter), which
+ * is the user's to fix: exit code 2 like any bad usage; everything else is a failure (1).
+ */
 export class PythonError extends OsrmError {
+  override readonly exitCode: number;
   constructor(
     readonly op: string,
     readonly pythonType: string,
@@ -10,6 +15,7 @@ export class PythonError extends OsrmError {
     readonly pythonModule?: string,
   ) {
     super(`${op}: ${pythonType}: ${pythonMessage}`);
+    this.exitCode = pythonType === "ValueError" ? 2 : 1;
   }
 }
 
