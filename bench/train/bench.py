@@ -1,6 +1,6 @@
 """Training throughput: our loop vs the reference way, same model, same data, one run.
 
-    node bin/osrm.js python -- bench/train/bench.py [--examples 384] [--hidden 256] [--layers 4]
+    node bin/osrm.js python -- bench/train/bench.py [--examples 128] [--rounds 3] [--hidden 128] [--layers 4] [--threads 1]
 
 Ours: dynamic padding (each batch padded to its own longest example), length-grouped batches,
 no gradient checkpointing. Reference (the authors' setup): every example padded to 128 tokens,
@@ -24,18 +24,25 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "python")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 
-def sentences(rng: random.Random, n: int, low: int, high: int, pair: bool):
+def sentences(tokenizer, rng: random.Random, n: int, low: int, high: int, pair: bool):
+    """n examples whose token counts (specials included) are uniform in [low, high]: words are
+    added until the tokenised example reaches its drawn length."""
     from osrm_runtime.testing import NEGATIVE, NEUTRAL, POSITIVE
 
-    words = NEUTRAL + POSITIVE + NEGATIVE  # single tokens in the fixture vocabulary
-    # Token count = words + specials (<s> ... </s>, plus </s></s> between a pair's halves).
-    specials = 4 if pair else 2
+    words = NEUTRAL + POSITIVE + NEGATIVE
     a, b, labels = [], [], []
     for i in range(n):
-        total = rng.randint(low, high) - specials
-        first = total // 2 if pair else total
-        a.append(" ".join(rng.choice(words) for _ in range(first)))
-        b.append(" ".join(rng.choice(words) for _ in range(total - first)) if pair else None)
+        target = rng.randint(low, high)
+        first: list[str] = [rng.choice(words)]
+        second: list[str] = [rng.choice(words)] if pair else []
+        while True:
+            side = second if pair and len(second) < len(first) else first
+            side.append(rng.choice(words))
+            ids = tokenizer(" ".join(first), " ".join(second) if pair else None)["input_ids"]
+            if len(ids) >= target:
+                break
+        a.append(" ".join(first))
+        b.append(" ".join(second) if pair else None)
         labels.append(i % 2)
     return a, (b if pair else None), labels
 
@@ -53,34 +60,58 @@ def build(model_dir: str, seed: int = 0):
     return model
 
 
-def measure(model_dir, tokenizer, encoded, reference: bool, batch_size: int = 64) -> tuple[float, float]:
-    """samples/s over one pass, after one warm-up step; and the mean padded width."""
-    import torch
+class Way:
+    """One way of training (ours or the reference) with its own model and optimizer."""
 
-    from osrm_runtime.data.batches import batch_order
-    from osrm_runtime.train.config import TRAINING_DEFAULTS, TrainingSpec
-    from osrm_runtime.train.recipe import make_optimizer, train_steps
+    def __init__(self, model_dir, tokenizer, encoded, reference: bool, batch_size: int = 64):
+        import torch
 
-    model = build(model_dir)
-    if reference:
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-    training = TrainingSpec(**TRAINING_DEFAULTS)
-    optimizer, _ = make_optimizer(model, training)
-    lengths = [len(s) for s in encoded.input_ids]
-    batches = batch_order(lengths, batch_size, shuffle=True, seed=1, group_by_length=not reference)
-    pad_to = 128 if reference else None
-    common = dict(pad_id=tokenizer.pad_token_id, padding_side="right", device=torch.device("cpu"), amp_dtype=None,
-                  grad_accum=1, lr_at=lambda step: training.lr, first_step=0, epoch=1, pad_to=pad_to)
-    train_steps(model, optimizer, encoded, batches[:1], **common)  # warm-up: allocator, kernels
-    stats = train_steps(model, optimizer, encoded, batches, **common)
-    width = 128.0 if reference else sum(max(lengths[i] for i in b) for b in batches) / len(batches)
-    return stats.samples / stats.seconds, width
+        from osrm_runtime.data.batches import batch_order
+        from osrm_runtime.train.config import TRAINING_DEFAULTS, TrainingSpec
+        from osrm_runtime.train.recipe import make_optimizer
+
+        self.model = build(model_dir)
+        if reference:
+            self.model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        training = TrainingSpec(**TRAINING_DEFAULTS)
+        self.optimizer, _ = make_optimizer(self.model, training)
+        self.encoded = encoded
+        lengths = [len(s) for s in encoded.input_ids]
+        self.batches = batch_order(lengths, batch_size, shuffle=True, seed=1, group_by_length=not reference)
+        self.width = 128.0 if reference else sum(max(lengths[i] for i in b) for b in self.batches) / len(self.batches)
+        self.common = dict(pad_id=tokenizer.pad_token_id, padding_side="right", device=torch.device("cpu"),
+                           amp_dtype=None, grad_accum=1, lr_at=lambda step: training.lr, first_step=0, epoch=1,
+                           pad_to=128 if reference else None)
+        self.run(self.batches[:1])  # warm-up: allocator, kernels
+
+    def run(self, batches) -> float:
+        from osrm_runtime.train.recipe import train_steps
+
+        stats = train_steps(self.model, self.optimizer, self.encoded, batches, **self.common)
+        return stats.samples / stats.seconds
+
+
+def measure(model_dir, tokenizer, encoded, rounds: int) -> tuple[float, float, float]:
+    """Median samples/s of ours and of the reference over `rounds` alternating passes (the
+    machine is shared: alternating spreads any slow spell over both ways), and our mean width."""
+    import statistics
+
+    ours, ref = Way(model_dir, tokenizer, encoded, False), Way(model_dir, tokenizer, encoded, True)
+    ours_rates, ref_rates = [], []
+    for _ in range(rounds):
+        ours_rates.append(ours.run(ours.batches))
+        ref_rates.append(ref.run(ref.batches))
+    return statistics.median(ours_rates), statistics.median(ref_rates), ours.width
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--examples", type=int, default=384)
-    parser.add_argument("--hidden", type=int, default=256)
+    parser.add_argument("--examples", type=int, default=128)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads; 1 by default because on a shared machine multi-threaded kernels "
+                             "spin at barriers whenever a peer process steals a core, which swamps the measurement")
+    parser.add_argument("--hidden", type=int, default=128)
     parser.add_argument("--layers", type=int, default=4)
     args = parser.parse_args()
 
@@ -91,6 +122,7 @@ def main() -> None:
     from osrm_runtime.data.batches import encode
     from osrm_runtime.testing import make_tokenizer
 
+    torch.set_num_threads(args.threads)
     work = tempfile.mkdtemp(prefix="osrm-bench-train-")
     tokenizer = make_tokenizer(work)
     config = RobertaConfig(vocab_size=len(tokenizer), hidden_size=args.hidden, num_hidden_layers=args.layers,
@@ -100,17 +132,16 @@ def main() -> None:
     torch.manual_seed(0)
     RobertaModel(config).save_pretrained(work)
     print(f"model: RoBERTa-shaped, hidden {args.hidden}, {args.layers} layers, LoRA r8 q,v; "
-          f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU; {args.examples} examples per way")
+          f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU; {args.examples} examples per pass, median of {args.rounds} alternating passes per way")
 
     rng = random.Random(0)
     results = []
     for name, low, high, pair in (("single sentences (SST-2-like)", 10, 25, False), ("pairs (MRPC/RTE-like)", 40, 60, True)):
-        a, b, labels = sentences(rng, args.examples, low, high, pair)
+        a, b, labels = sentences(tokenizer, rng, args.examples, low, high, pair)
         encoded = encode(tokenizer, Examples(name, a, b, labels, 2), 128)
         lengths = [len(s) for s in encoded.input_ids]
         started = time.perf_counter()
-        ours, ours_width = measure(work, tokenizer, encoded, reference=False)
-        ref, _ = measure(work, tokenizer, encoded, reference=True)
+        ours, ref, ours_width = measure(work, tokenizer, encoded, args.rounds)
         ratio = ours / ref
         results.append(ratio)
         print(f"{name}: tokens/example {min(lengths)}-{max(lengths)} (mean {sum(lengths) / len(lengths):.1f})")
