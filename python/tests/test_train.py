@@ -174,3 +174,6 @@ def test_a_non_finite_loss_stops_the_run_naming_epoch_and_step(tiny_roberta, glu
     with pytest.raises(TrainingDiverged, match=r"epoch 1, optimizer step 2\b"):
         run_op("train", payload(tiny_roberta, glue_dir, out, training={"lr": 1e30, "epochs": 2}))
     assert not (out / "metrics.json").exists() and not (out / "checkpoints").exists()
+    # Nothing was finished or checkpointed, so the same out may be retried with other settings.
+    with pytest.raises(TrainingDiverged):
+        run_op("train", payload(tiny_roberta, glue_dir, out, training={"lr": 2e30, "epochs": 1}))

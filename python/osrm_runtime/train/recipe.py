@@ -222,13 +222,15 @@ class Run:
         path = os.path.join(self.out, "train_config.json")
         if self.dist.main:
             os.makedirs(self.out, exist_ok=True)
-            if os.path.isfile(path):
+            resumable = os.path.isfile(os.path.join(checkpoint.checkpoint_root(self.out), "latest.json"))
+            if os.path.isfile(path) and resumable:
                 with open(path, encoding="utf-8") as f:
                     if json.dumps(json.load(f), sort_keys=True) != self.config.fingerprint():
-                        raise ValueError(f"out {self.out} holds a training run with a different payload; "
-                                         f"choose another out folder or delete it")
-            else:
-                checkpoint.write_json_atomic(path, self.config.raw)
+                        raise ValueError(f"out {self.out} holds an unfinished training run with a different "
+                                         f"payload; choose another out folder or delete it")
+            # With no checkpoint there is nothing to protect (e.g. a run that diverged in epoch 1
+            # and is retried with a lower lr): the folder is claimed for this payload.
+            checkpoint.write_json_atomic(path, self.config.raw)
 
     def _finished_result(self) -> Optional[dict]:
         path = os.path.join(self.out, "metrics.json")
