@@ -6,7 +6,7 @@
  * runner fills them in just before the call (src/plan/payload.ts). Hashes never depend on paths:
  * a reference is hashed as the hash of the job it points to, so a run folder can move.
  */
-export const JOB_KINDS = ["stats", "init", "train", "merge", "evaluate", "report"] as const;
+export const JOB_KINDS = ["stats", "init", "train", "diagnose", "merge", "evaluate", "report"] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
 
 /** The op each kind calls; `report` runs in TypeScript, the others in the Python runtime. */
@@ -14,6 +14,7 @@ export const OP_OF_KIND = {
   stats: "collect_stats",
   init: "osrm_init",
   train: "train",
+  diagnose: "diagnose",
   merge: "merge",
   evaluate: "evaluate",
   report: "report",

@@ -4,6 +4,8 @@
  *   stats    per task (and block set)      only when some init is osrm
  *   init     per task, lora point, osrm settings
  *   train    per task, init, sweep point
+ *   diagnose per init, sweep point             the interference matrix of the trained adapters,
+ *                                              when statistics exist (some init is osrm)
  *   merge    per method setting, init, sweep point   (the adapters of every task)
  *   evaluate per merge
  *   report   one, over every train and evaluate job
@@ -198,6 +200,7 @@ export function planExperiment(experiment: Experiment): Plan {
   const evalSamples = sumOrNull(tasks.map((t) => splitSize(t, split === "train" ? "train" : "validation")));
 
   const trainJobs: Job[] = [];
+  const diagnoseJobs: Job[] = [];
   const evaluateJobs: Job[] = [];
   for (const point of sweep.points) {
     for (const init of sweep.inits) {
@@ -205,6 +208,27 @@ export function planExperiment(experiment: Experiment): Plan {
       trainJobs.push(...adapters);
       const coords = pointCoords(point, sweep.varying);
       const pointLabel = `${init}${sweep.varying.length ? " " + formatCoords(coords) : ""}`;
+      const stats = statsJobs.get(point.blocks.join(","));
+      if (stats && tasks.length > 1) {
+        // How much each adapter shifts every task's layer outputs (ALGORITHMS.md §4): the heat map
+        // that explains a merge result, for Gaussian and OSRM adapters alike.
+        diagnoseJobs.push(
+          graph.add({
+            kind: "diagnose",
+            label: `interference ${pointLabel}`,
+            inputs: [...adapters, ...tasks.map((t) => stats.get(t.name)!)],
+            payload: {
+              model,
+              adapters: tasks.map((task, i) => ({ task: task.name, path: outOf(adapters[i]!) })),
+              stats: Object.fromEntries(tasks.map((t) => [t.name, resultOf(stats.get(t.name)!, "file")])),
+              title: `${experiment.name}: ${pointLabel} adapters`,
+              out: ownOut(),
+            },
+            coords: { init, point: coords },
+            work: null,
+          }),
+        );
+      }
       for (const setting of settings) {
         const method = { name: setting.name, label: methodLabel(setting), hyperparameters: setting.hyperparameters, search: setting.search };
         const merge = graph.add({
@@ -245,7 +269,7 @@ export function planExperiment(experiment: Experiment): Plan {
     }
   }
 
-  const reportInputs = [...new Set([...trainJobs, ...evaluateJobs])];
+  const reportInputs = [...new Set([...trainJobs, ...diagnoseJobs, ...evaluateJobs])];
   graph.add({
     kind: "report",
     label: "report",

@@ -64,6 +64,7 @@ const KIND_TITLES: Record<JobKind, string> = {
   stats: "statistics",
   init: "OSRM init",
   train: "training",
+  diagnose: "interference",
   merge: "merge",
   evaluate: "evaluation",
   report: "report",
