@@ -186,8 +186,13 @@ def _lr_lambda(warmup: int, total: int):
 
 
 def pretrain(texts: list[str], cfg: PretrainConfig, out: str, log=print,
-             corpus_info: Optional[dict] = None, sources: Optional[list[str]] = None) -> PretrainResult:
-    """Train tokenizer and model on `texts`; save everything into `out`."""
+             corpus_info: Optional[dict] = None, sources: Optional[list[str]] = None,
+             init_from: Optional[str] = None) -> PretrainResult:
+    """Train tokenizer and model on `texts`; save everything into `out`.
+
+    With `init_from` (a folder this function wrote) training continues from that model and its
+    tokenizer (a further stage: new schedule with its own warmup; use another seed so the data order
+    and masks differ); loss.csv and pretrain.json then carry the earlier stages too."""
     import torch
 
     torch.set_num_threads(cfg.threads)
@@ -195,7 +200,19 @@ def pretrain(texts: list[str], cfg: PretrainConfig, out: str, log=print,
     torch.manual_seed(cfg.seed)
     os.makedirs(out, exist_ok=True)
     t0 = time.perf_counter()
-    tokenizer = train_tokenizer(texts, cfg.vocab_size, out, cfg.min_frequency, cfg.long_seq_len)
+    previous: Optional[dict] = None
+    previous_rows: list[dict] = []
+    if init_from:
+        from transformers import RobertaTokenizerFast
+
+        with open(os.path.join(init_from, "pretrain.json")) as f:
+            previous = json.load(f)
+        with open(os.path.join(init_from, "loss.csv")) as f:
+            previous_rows = list(csv.DictReader(f))
+        tokenizer = RobertaTokenizerFast.from_pretrained(init_from)
+        tokenizer.save_pretrained(out)
+    else:
+        tokenizer = train_tokenizer(texts, cfg.vocab_size, out, cfg.min_frequency, cfg.long_seq_len)
     encoded = [e.ids for e in tokenizer.backend_tokenizer.encode_batch(texts, add_special_tokens=False)]
     corpus_tokens = sum(len(ids) for ids in encoded)
     if sources is not None and corpus_info is not None:
@@ -209,7 +226,9 @@ def pretrain(texts: list[str], cfg: PretrainConfig, out: str, log=print,
 
     # a fixed 2% of the documents is the validation stream for the MLM loss
     order = list(range(len(encoded)))
-    random.Random(cfg.seed).shuffle(order)
+    # later stages keep the first stage's validation documents, so the curve stays comparable
+    val_seed = previous["config"]["seed"] if previous else cfg.seed
+    random.Random(val_seed).shuffle(order)
     n_val = max(1, len(order) // 50) if len(order) > 10 else 0
     val_docs = [encoded[i] for i in order[:n_val]]
     train_docs = [encoded[i] for i in order[n_val:]]
@@ -220,7 +239,13 @@ def pretrain(texts: list[str], cfg: PretrainConfig, out: str, log=print,
     mask_id = tokenizer.mask_token_id
     vocab = len(tokenizer)
 
-    model = build_model(cfg, tokenizer)
+    if init_from:
+        from transformers import RobertaForMaskedLM
+
+        model = RobertaForMaskedLM.from_pretrained(init_from, hidden_dropout_prob=0.0,
+                                                   attention_probs_dropout_prob=0.0)
+    else:
+        model = build_model(cfg, tokenizer)
     n_params = sum(p.numel() for p in model.parameters())
     log(f"model: {n_params} parameters; {len(windows[cfg.seq_len])} train windows of {cfg.seq_len}")
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
@@ -230,7 +255,7 @@ def pretrain(texts: list[str], cfg: PretrainConfig, out: str, log=print,
     warmup = max(1, int(cfg.warmup_ratio * cfg.steps))
     sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(warmup, cfg.steps))
     gen = torch.Generator().manual_seed(cfg.seed)
-    val_gen_seed = cfg.seed + 1
+    val_gen_seed = val_seed + 1
     long_from = cfg.steps - int(round(cfg.long_fraction * cfg.steps))
 
     def batches(L: int):
@@ -304,10 +329,20 @@ def pretrain(texts: list[str], cfg: PretrainConfig, out: str, log=print,
     model.config.attention_probs_dropout_prob = cfg.finetune_dropout
     model.save_pretrained(out)  # safetensors
     tokenizer.save_pretrained(out)
+    stages = (previous.get("stages") or [_stage_summary(previous)]) if previous else []
+    stage = len(stages) + 1
+    step0 = sum(st["steps"] for st in stages)
+    tok0 = sum(st["tokens"] for st in stages)
+    wall0 = sum(st["wall_s"] for st in stages)
+    rows = [{**r, "stage": r.get("stage") or 1} for r in previous_rows]
+    for r in history:
+        rows.append({**r, "stage": stage, "step": r["step"] + step0, "tokens": r["tokens"] + tok0,
+                     "wall_s": round(r["wall_s"] + wall0, 1)})
     with open(os.path.join(out, "loss.csv"), "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(history[0].keys()) if history else ["step"])
+        w = csv.DictWriter(f, fieldnames=["stage", "step", "seq_len", "tokens", "wall_s", "lr", "train_loss",
+                                          "eval_loss"])
         w.writeheader()
-        w.writerows(history)
+        w.writerows(rows)
     result = PretrainResult(step + 1 if cfg.steps else 0, tokens, round(wall, 1),
                             round(tokens / wall, 1) if wall > 0 else 0.0,
                             history[-1]["train_loss"] if history else float("nan"), final_eval, history)
@@ -316,9 +351,19 @@ def pretrain(texts: list[str], cfg: PretrainConfig, out: str, log=print,
                          "validation_documents": n_val},
               "result": {k: v for k, v in asdict(result).items() if k != "history"},
               "torch_threads": torch.get_num_threads()}
+    record["stages"] = stages + [_stage_summary(record, init_from)]
     with open(os.path.join(out, "pretrain.json"), "w") as f:
         json.dump(record, f, indent=2)
     return result
+
+
+def _stage_summary(rec: dict, init_from: Optional[str] = None) -> dict:
+    c, r = rec["config"], rec["result"]
+    return {"steps": r["steps"], "tokens": r["tokens"], "wall_s": r["wall_s"],
+            "tokens_per_s": r["train_tokens_per_s"], "final_train_loss": r["final_train_loss"],
+            "final_eval_loss": r["final_eval_loss"], "seed": c["seed"], "lr": c["lr"],
+            "batch_size": c["batch_size"], "warmup_ratio": c["warmup_ratio"], "init_from": init_from,
+            "command": rec.get("corpus", {}).get("command")}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -394,7 +439,7 @@ Byte-level BPE trained on the corpus with `tokenizers` (vocabulary {rec['vocab_s
 | dropout | 0 while pretraining; {cfg['finetune_dropout']} in config.json for fine-tuning |
 | steps | {res['steps']} ({res['tokens']:,} tokens seen) |
 | seed | {cfg['seed']} |
-| hardware | CPU, {rec['torch_threads']} thread(s) |
+| hardware | CPU, {rec['torch_threads']} thread(s){'; ' + rec['note'] if rec.get('note') else ''} |
 | wall time (training loop) | {res['wall_s']} s ({res['train_tokens_per_s']:.0f} tokens/s) |
 | final train MLM loss | {res['final_train_loss']} |
 | final validation MLM loss | {res['final_eval_loss']} |
@@ -470,19 +515,35 @@ def main(argv: Optional[list[str]] = None) -> None:
     p.add_argument("--out", default="models/osrm-tiny-roberta")
     p.add_argument("--corpus-cache", default="tmp/pretrain-corpus.jsonl",
                    help="JSON-lines cache of the extracted corpus ('' = none)")
+    p.add_argument("--init-from", help="continue pretraining from this folder (a further stage)")
+    p.add_argument("--split-seed", type=int, default=42,
+                   help="seed of the held-out document split shared with the demo tasks (keep 42)")
+    p.add_argument("--note", help="a line about the machine for the model card (e.g. how busy it was)")
+    p.add_argument("--card-only", action="store_true",
+                   help="only rewrite README.md in --out from its pretrain.json, loss.csv (and demo_check.json)")
     for name, value in asdict(d).items():
         flag = "--" + name.replace("_", "-")
         kind = float if isinstance(value, float) or value is None else int
         p.add_argument(flag, type=kind, default=value)
     args = p.parse_args(argv)
+    if args.card_only:
+        if args.note:
+            path = os.path.join(args.out, "pretrain.json")
+            with open(path) as f:
+                rec = json.load(f)
+            rec["note"] = args.note
+            with open(path, "w") as f:
+                json.dump(rec, f, indent=2)
+        write_model_card(args.out)
+        return
     cfg = PretrainConfig(**{k: getattr(args, k) for k in asdict(d)})
     t0 = time.perf_counter()
-    texts, sources, info = corpus_from_packages(args.node_modules, cfg.seed, args.corpus_cache or None)
+    texts, sources, info = corpus_from_packages(args.node_modules, args.split_seed, args.corpus_cache or None)
     print(f"corpus: {len(texts)} documents read in {time.perf_counter() - t0:.1f}s", flush=True)
     info["command"] = "node bin/osrm.js python -- -m osrm_runtime.pretrain " + " ".join(
         sys.argv[1:] if argv is None else argv)
     result = pretrain(texts, cfg, args.out, log=lambda m: print(m, flush=True), corpus_info=info,
-                      sources=sources)
+                      sources=sources, init_from=args.init_from)
     write_model_card(args.out)
     print(json.dumps({k: v for k, v in asdict(result).items() if k != "history"}), flush=True)
 

@@ -123,3 +123,22 @@ def test_committed_model_loads_and_its_tokenizer_round_trips():
     with torch.no_grad():
         logits = model(**batch).logits
     assert logits.shape == (2, 2) and torch.isfinite(logits).all()
+
+
+def test_a_second_stage_continues_from_the_first(tmp_path):
+    import csv
+
+    texts = [TEXT[i:] + " " + TEXT[:i] for i in range(0, 200, 20)]
+    first = str(tmp_path / "one")
+    P.pretrain(texts, _tiny_cfg(steps=10, eval_every=5, log_every=5), first, log=lambda m: None)
+    second = str(tmp_path / "two")
+    res = P.pretrain(texts, _tiny_cfg(steps=10, eval_every=5, log_every=5, seed=43), second, log=lambda m: None,
+                     init_from=first)
+    with open(os.path.join(second, "loss.csv")) as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["stage"], r["step"]) for r in rows] == [("1", "5"), ("1", "10"), ("2", "15"), ("2", "20")]
+    with open(os.path.join(second, "pretrain.json")) as f:
+        stages = json.load(f)["stages"]
+    assert [s["steps"] for s in stages] == [10, 10] and stages[1]["init_from"] == first
+    # the second stage starts where the first ended, not from a random model
+    assert res.history[0]["train_loss"] < float(rows[0]["train_loss"])
