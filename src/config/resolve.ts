@@ -68,6 +68,7 @@ export function resolveExperiment(parsed: ExperimentFile, ctx: ResolveContext, r
       const dir = source.dir === null ? glueDir : mustExist(source.dir, ["tasks", i, "source", "dir"], "folder");
       return { ...entry, source: { ...source, dir } };
     }
+    if (source.kind === "demo") return entry; // built from the toolkit's own packages: nothing on disk to check
     return {
       ...entry,
       source: {

@@ -83,7 +83,7 @@ async function buildVenv(dir: string, opts: EnsureOptions): Promise<void> {
       const m = /^(Collecting|Processing|Requirement already satisfied:?)\s+(\S+)/.exec(line.trim());
       if (m) {
         collected += 1;
-        progress(opts, "install", `collected ${m[2]}`, Math.min(collected, total), Math.max(total, collected));
+        progress(opts, "install", `collected ${m[2]}`, collected, Math.max(total, collected));
       } else if (line.startsWith("Installing collected packages")) {
         progress(opts, "install", "installing the collected packages", total, total);
       }

@@ -32,7 +32,19 @@ export const FilesSource = z.strictObject({
   metric: z.enum(["accuracy", "accuracy_f1", "matthews", "pearson_spearman", "r2"]).nullable().default(null),
 });
 
-export const TaskSource = z.discriminatedUnion("kind", [GlueSource, FilesSource]);
+/**
+ * The embedded demo suite (python/osrm_runtime/demo_tasks.py): real labelled tasks built from the
+ * toolkit's npm data packages into the cache on first use. Names as the Python builder has them.
+ */
+export const DEMO_TASKS = ["spam", "sotu_party", "sotu_pair", "afinn_valence", "name_gender"] as const;
+export const DemoSource = z.strictObject({
+  kind: z.literal("demo"),
+  task: z.enum(DEMO_TASKS),
+  /** The seed of the suite's sampling (which examples land in train and eval). */
+  seed: z.int().nonnegative().default(42),
+});
+
+export const TaskSource = z.discriminatedUnion("kind", [GlueSource, FilesSource, DemoSource]);
 
 export const Task = z.strictObject({
   name: TaskName,
