@@ -1,17 +1,34 @@
 /** Every CLI command, in the order `osrm --help` lists them. One file per command. */
 import type { CommandRegistrar } from "./context.ts";
-import { registerDoctor } from "./doctor.ts";
-import { registerPython } from "./python.ts";
-import { registerSetup } from "./setup.ts";
 import { registerConfig } from "./config.ts";
-import { registerPlan } from "./plan.ts";
-import { registerRun } from "./run.ts";
-import { registerTable } from "./table.ts";
-import { registerStats } from "./stats.ts";
-import { registerInit } from "./init.ts";
-import { registerTransform } from "./transform.ts";
+import { registerDemo } from "./demo.ts";
 import { registerDiagnose } from "./diagnose.ts";
+import { registerDoctor } from "./doctor.ts";
+import { registerInit } from "./init.ts";
 import { registerMerge } from "./merge.ts";
+import { registerPlan } from "./plan.ts";
+import { registerPython } from "./python.ts";
+import { registerRun } from "./run.ts";
+import { registerSetup } from "./setup.ts";
+import { registerStats } from "./stats.ts";
+import { registerTable } from "./table.ts";
 import { registerTrain } from "./train.ts";
+import { registerTransform } from "./transform.ts";
 
-export const commands: CommandRegistrar[] = [registerSetup, registerDoctor, registerPython, registerConfig, registerPlan, registerRun, registerTable, registerStats, registerInit, registerTransform, registerDiagnose, registerMerge, registerTrain];
+export const commands: CommandRegistrar[] = [
+  // the main job, then the experiment workflow, then each step alone, then the runtime
+  registerDemo,
+  registerRun,
+  registerPlan,
+  registerTable,
+  registerConfig,
+  registerStats,
+  registerInit,
+  registerTrain,
+  registerMerge,
+  registerTransform,
+  registerDiagnose,
+  registerSetup,
+  registerDoctor,
+  registerPython,
+];

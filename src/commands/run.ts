@@ -5,14 +5,14 @@ import { runPlan, type RunSummary } from "../plan/runner.ts";
 import { RuntimeExecutor, visibleGpus } from "../plan/runtime-executor.ts";
 import { JobStore } from "../store/job-store.ts";
 import { experimentOptions, loadFromFlags, type ExperimentFlags } from "./config.ts";
-import type { CommandRegistrar } from "./context.ts";
+import type { CommandContext, CommandRegistrar } from "./context.ts";
 
 interface RunFlags extends ExperimentFlags {
   jobs?: string;
   isolateTrain?: boolean;
 }
 
-function describeOutcome(summary: RunSummary, plan: Plan): string {
+export function describeOutcome(summary: RunSummary, plan: Plan): string {
   const lines = [
     `${plan.experiment.name}: ${summary.ran.length} job(s) run, ${summary.alreadyDone} already done, ${summary.failed.length} failed, ${summary.blocked.length} not started, of ${summary.total}`,
   ];
@@ -23,9 +23,50 @@ function describeOutcome(summary: RunSummary, plan: Plan): string {
   for (const { job, error } of summary.failed) lines.push(`failed: ${job.label} (${job.key}): ${error.message}`);
   const report = plan.jobs.find((j) => j.kind === "report");
   if (report && new JobStore(plan.experiment.output).isDone(report.key)) {
-    lines.push(`tables: ${new JobStore(plan.experiment.output).outDir(report.key)}/table.{md,csv,tex}`);
+    const folder = new JobStore(plan.experiment.output).outDir(report.key);
+    lines.push(`tables: ${folder}/table.{md,csv,tex}`, `report: ${folder}/report.html`);
   }
   return lines.join("\n");
+}
+
+export interface ExecuteOptions {
+  /** --jobs as given (default: the number of GPUs in CUDA_VISIBLE_DEVICES, else 1). */
+  jobs?: string;
+  isolateTrain?: boolean;
+}
+
+/**
+ * Runs what a plan still needs, showing each job's start and end and the ops' progress. Returns
+ * the summary, or null when interrupted (finished jobs are kept); throws when a job failed.
+ */
+export async function executePlan(plan: Plan, ctx: CommandContext, options: ExecuteOptions = {}): Promise<RunSummary | null> {
+  const gpus = visibleGpus();
+  const jobs = options.jobs === undefined ? Math.max(1, gpus.length) : Number(options.jobs);
+  if (!Number.isInteger(jobs) || jobs < 1) throw new UsageError(`--jobs ${options.jobs}: expected a whole number >= 1`);
+  const executor = new RuntimeExecutor({ jobs, gpus, isolateTrain: Boolean(options.isolateTrain) });
+  let summary: RunSummary;
+  try {
+    summary = await runPlan(plan, executor, {
+      jobs,
+      signal: ctx.signal,
+      onProgress: (_job, event) => ctx.display.update(event),
+      onEvent: (event) => {
+        if (event.type === "start") ctx.display.log(`start  ${event.job.label}  (${event.job.key}${jobs > 1 ? `, worker ${event.worker}` : ""})`);
+        else if (event.type === "done") ctx.display.log(`done   ${event.job.label}  ${event.seconds.toFixed(1)} s`);
+        else if (event.type === "failed") ctx.display.log(`FAILED ${event.job.label}: ${event.error.message.split("\n")[0]}`);
+        else if (event.type === "waiting") ctx.display.log(`wait   ${event.job.label}: another osrm run holds ${event.owner}`);
+      },
+    });
+  } finally {
+    ctx.display.stop();
+    await executor.close();
+  }
+  if (summary.aborted) {
+    process.stderr.write(`osrm: interrupted; finished jobs are kept, run the same command again to continue\n`);
+    return null;
+  }
+  if (summary.failed.length > 0 || summary.blocked.length > 0) throw new OsrmError(describeOutcome(summary, plan));
+  return summary;
 }
 
 export const registerRun: CommandRegistrar = (program, context) => {
@@ -49,35 +90,10 @@ Examples:
     )
     .action(async (file: string, flags: RunFlags) => {
       const ctx = context();
-      const gpus = visibleGpus();
-      const jobs = flags.jobs === undefined ? Math.max(1, gpus.length) : Number(flags.jobs);
-      if (!Number.isInteger(jobs) || jobs < 1) throw new UsageError(`--jobs ${flags.jobs}: expected a whole number >= 1`);
       // Everything is validated and planned before any work starts.
       const plan = planExperiment(loadFromFlags(file, flags));
-      const executor = new RuntimeExecutor({ jobs, gpus, isolateTrain: Boolean(flags.isolateTrain) });
-      let summary: RunSummary;
-      try {
-        summary = await runPlan(plan, executor, {
-          jobs,
-          signal: ctx.signal,
-          onProgress: (_job, event) => ctx.display.update(event),
-          onEvent: (event) => {
-            if (event.type === "start") ctx.display.log(`start  ${event.job.label}  (${event.job.key}${jobs > 1 ? `, worker ${event.worker}` : ""})`);
-            else if (event.type === "done") ctx.display.log(`done   ${event.job.label}  ${event.seconds.toFixed(1)} s`);
-            else if (event.type === "failed") ctx.display.log(`FAILED ${event.job.label}: ${event.error.message.split("\n")[0]}`);
-            else if (event.type === "waiting") ctx.display.log(`wait   ${event.job.label}: another osrm run holds ${event.owner}`);
-          },
-        });
-      } finally {
-        ctx.display.stop();
-        await executor.close();
-      }
-      if (summary.aborted) {
-        process.stderr.write(`osrm: interrupted; finished jobs are kept, run the same command again to continue\n`);
-        return;
-      }
-      const text = describeOutcome(summary, plan);
-      if (summary.failed.length > 0 || summary.blocked.length > 0) throw new OsrmError(text);
-      ctx.output({ ran: summary.ran.length, already_done: summary.alreadyDone, total: summary.total }, () => text);
+      const summary = await executePlan(plan, ctx, { jobs: flags.jobs, isolateTrain: Boolean(flags.isolateTrain) });
+      if (!summary) return;
+      ctx.output({ ran: summary.ran.length, already_done: summary.alreadyDone, total: summary.total }, () => describeOutcome(summary, plan));
     });
 };

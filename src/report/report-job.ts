@@ -1,12 +1,13 @@
-/** The `report` job: the results table in every format, written into the job's folder. */
+/** The `report` job: the results table in every format, the figures and the report page. */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Plan } from "../plan/planner.ts";
 import type { JobStore } from "../store/job-store.ts";
 import { formatTable, TABLE_FORMATS } from "./format.ts";
+import { collectFigures, writeHtmlReport } from "./html.ts";
 import { collectResults } from "./results.ts";
 
-export function writeReport(plan: Plan, store: JobStore, outDir: string): { files: Record<string, string>; rows: number } {
+export function writeReport(plan: Plan, store: JobStore, outDir: string): { files: Record<string, string>; rows: number; figures: string[] } {
   const table = collectResults(plan, store);
   mkdirSync(outDir, { recursive: true });
   const files: Record<string, string> = {};
@@ -16,5 +17,7 @@ export function writeReport(plan: Plan, store: JobStore, outDir: string): { file
     writeFileSync(file, formatTable(table, format));
     files[format] = file;
   }
-  return { files, rows: table.rows.length };
+  const figures = collectFigures(plan, store, outDir);
+  files.html = writeHtmlReport(table, figures, outDir);
+  return { files, rows: table.rows.length, figures: figures.map((f) => f.file) };
 }
