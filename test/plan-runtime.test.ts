@@ -3,7 +3,7 @@
  * the runtime, two tasks, both inits, a TIES merge with a lambda search — every op of the graph runs for real through the
  * shared bridge, and the table is read from what they wrote.
  */
-import { mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -55,5 +55,22 @@ describe("a plan on the real runtime", () => {
     // Results name their artifacts where they ended up, not in the staging folder.
     const train = plan.jobs.find((j) => j.kind === "train")!;
     expect(store.result<{ adapter: string }>(train.key)!.adapter).toBe(store.outDir(train.key));
+
+    // The report page holds the table and the figures: an interference heat map per init and the
+    // robustness curve of each searched merge, inlined, with copies under plots/.
+    const report = plan.jobs.find((j) => j.kind === "report")!;
+    const html = readFileSync(join(store.outDir(report.key), "report.html"), "utf8");
+    expect(html).toContain("<table>");
+    expect(html.match(/<img /g)).toHaveLength(4);
+    expect(html).toContain("Interference, gaussian init");
+    expect(html).toContain("Robustness curve: ties search(lambda), osrm init");
+    const figures = store.result<{ figures: string[] }>(report.key)!.figures;
+    expect(figures).toHaveLength(4);
+    for (const file of figures) expect(existsSync(file), file).toBe(true);
+    const diagnose = plan.jobs.filter((j) => j.kind === "diagnose");
+    expect(diagnose.map((j) => j.coords.init)).toEqual(["gaussian", "osrm"]);
+    const matrix = store.result<{ matrix: number[][] }>(diagnose[0]!.key)!.matrix;
+    expect(matrix).toHaveLength(2);
+    expect(matrix.flat().every((v) => Number.isFinite(v) && v >= 0)).toBe(true);
   });
 });
