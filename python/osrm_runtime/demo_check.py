@@ -140,6 +140,8 @@ def main(argv: Optional[list[str]] = None) -> None:
     p.add_argument("--tasks-dir", required=True, help="a folder written by build_demo_tasks")
     p.add_argument("--tasks", nargs="*", help="only these tasks")
     p.add_argument("--epochs", type=int, default=4)
+    p.add_argument("--task-epochs", nargs="*", default=[], metavar="TASK=N",
+                   help="per-task epochs overriding --epochs (like the per-task hparams files)")
     p.add_argument("--lr", type=float, default=5e-4)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--seed", type=int, default=42)
@@ -152,12 +154,13 @@ def main(argv: Optional[list[str]] = None) -> None:
     torch.set_num_threads(args.threads)
     with open(os.path.join(args.tasks_dir, "tasks.json")) as f:
         index = json.load(f)
+    task_epochs = {k: int(v) for k, v in (item.split("=", 1) for item in args.task_epochs)}
     t0 = time.perf_counter()
     results = []
     for entry in index["tasks"]:
         if args.tasks and entry["name"] not in args.tasks:
             continue
-        r = finetune_task(args.model, args.tasks_dir, entry, args.epochs, args.lr, args.batch_size, args.seed,
+        r = finetune_task(args.model, args.tasks_dir, entry, task_epochs.get(entry["name"], args.epochs), args.lr, args.batch_size, args.seed,
                           args.from_scratch, log=lambda m: print(m, flush=True),
                           max_train=args.max_train, max_eval=args.max_eval)
         results.append(r)
@@ -166,7 +169,8 @@ def main(argv: Optional[list[str]] = None) -> None:
     record = {
         "command": "node bin/osrm.js python -- -m osrm_runtime.demo_check " + " ".join(
             sys.argv[1:] if argv is None else argv),
-        "method": f"{'random init (control)' if args.from_scratch else 'full fine-tuning'}, {args.epochs} epochs, "
+        "method": f"{'random init (control)' if args.from_scratch else 'full fine-tuning'}, {args.epochs} epochs"
+                  f"{' (' + ', '.join(args.task_epochs) + ')' if args.task_epochs else ''}, "
                   f"AdamW lr {args.lr}, batch {args.batch_size}, linear schedule with 6% warmup, "
                   f"max_length 128, seed {args.seed}, {args.threads} CPU thread(s); score after the last epoch",
         "wall_s": round(time.perf_counter() - t0, 1), "all_pass": all(r["passes"] for r in results),

@@ -5,13 +5,15 @@ Op `build_demo_tasks`: {"node_modules": path, "out": folder, "seed": 42} -> the 
 
 Tasks (labels are the sources' own):
 - spam:          email subject + start of the body -> spam / ham (SpamAssassin folders), balanced
-- sotu_party:    two consecutive sentences of a State of the Union address -> the speaker's party,
-                 Democratic / Republican, balanced
-- sotu_pair:     two sentences from State of the Union addresses -> same president or not, balanced
+- sotu_era:      two consecutive sentences of a State of the Union address -> given before 1900 or
+                 from 1900 on (the package's year), balanced
 - afinn_valence: a word in a fixed template ("The word is X.") -> its AFINN-111 valence, -5..5,
                  regression
 - name_gender:   a first name in a fixed template ("The name is X.") -> female / male (names in both
                  lists dropped), balanced
+Built by name only (not in the default suite; the tiny base stayed near the majority baseline on
+them): sotu_party (two sentences -> Democratic / Republican), sotu_pair (two sentences -> same
+president or not), subject_body (email subject + a body -> the email's own body or another's).
 
 Emails and addresses are split by document with `corpus.held_out` (the same split that keeps eval
 documents out of the pretraining corpus): eval examples come only from held-out documents. Words and
@@ -207,12 +209,12 @@ def _names(node_modules: str, seed: int, rng: random.Random, sizes: dict):
 
 # Built but not in the suite: a tiny base fine-tuned for 4 epochs stayed at the majority baseline on
 # them (see models/osrm-tiny-roberta/README.md); available by name.
-EXTRA_BUILDERS: dict[str, Callable] = {"sotu_party": _sotu_party, "sotu_pair": _sotu_pair}
+EXTRA_BUILDERS: dict[str, Callable] = {"sotu_party": _sotu_party, "sotu_pair": _sotu_pair,
+                                        "subject_body": _spam_subject}
 
 BUILDERS: dict[str, Callable] = {
     "spam": _spam,
     "sotu_era": _sotu_era,
-    "subject_body": _spam_subject,
     "afinn_valence": _afinn,
     "name_gender": _names,
 }

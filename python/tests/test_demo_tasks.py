@@ -138,7 +138,8 @@ def test_op_is_registered_and_checks_its_payload(tmp_path, mini_node_modules):
     with pytest.raises(ValueError, match="out"):
         demo_tasks.build_demo_tasks({"node_modules": NODE_MODULES, "seed": 42})
     # the tasks kept out of the suite still build by name
-    extra = demo_tasks.build(mini_node_modules, str(tmp_path / "x"), 42, tasks=["sotu_party", "sotu_pair"], sizes=SIZES)
-    assert [t["name"] for t in extra["tasks"]] == ["sotu_party", "sotu_pair"]
+    names = ["sotu_party", "sotu_pair", "subject_body"]
+    extra = demo_tasks.build(mini_node_modules, str(tmp_path / "x"), 42, tasks=names, sizes=SIZES)
+    assert [t["name"] for t in extra["tasks"]] == names
     with pytest.raises(ValueError, match="unknown demo task"):
         demo_tasks.build(NODE_MODULES, str(tmp_path), 42, tasks=["nope"])
