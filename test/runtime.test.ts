@@ -65,6 +65,10 @@ describe("bridge runtime (pythonia)", () => {
     expect(elapsed).toBeLessThan(5000);
     expect(await runtime.call("echo", { again: true })).toEqual({ again: true });
     expect(await runtime.pid()).not.toBe(before);
+    // The fresh process can still call back into JavaScript (progress).
+    const events: unknown[] = [];
+    await runtime.call("sleep", { seconds: 0.2 }, { onProgress: (e) => events.push(e) });
+    expect(events.length).toBeGreaterThan(0);
   });
 
   it("stops the Python work on abort and leaves no Python process behind", async () => {
@@ -77,6 +81,9 @@ describe("bridge runtime (pythonia)", () => {
     expect(alive(pid)).toBe(false);
     expect(pythonChildrenOf(process.pid)).not.toContain(pid);
     expect(await runtime.call("echo", 7)).toBe(7);
+    const events: unknown[] = [];
+    await runtime.call("sleep", { seconds: 0.2 }, { onProgress: (e) => events.push(e) });
+    expect(events.length).toBeGreaterThan(0);
   });
 
   it("closes cleanly: no Python process remains after close()", async () => {

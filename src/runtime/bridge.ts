@@ -16,7 +16,13 @@ import { ensureRuntime } from "./setup.ts";
 
 interface Pythonia {
   python: ((module: string) => Promise<BridgeModule>) & { exit(): void };
-  com: { proc: ChildProcess | null; start(): void };
+  com: { proc: ChildProcess | null; start(): void; register(event: string, handler: (message: unknown) => unknown): void };
+}
+/** pythonia's internal bridge object (globalThis.__pythonBridge), needed to restart it. */
+interface PythoniaBridge {
+  jsi: { onMessage(message: unknown): unknown };
+  runTasks: () => void;
+  loop: ReturnType<typeof setInterval>;
 }
 interface BridgeModule {
   dispatch$(op: string, payload: string, progress: ((line: string) => void) | null, kw: { $timeout: number }): Promise<string>;
@@ -84,6 +90,21 @@ export class BridgeRuntime implements Runtime {
     }
   }
 
+  /**
+   * A fresh Python for pythonia after the last one died or was closed. `com.start()` alone drops
+   * the handler through which Python calls JavaScript functions (our progress callbacks would
+   * then wait forever) and python.exit() stopped the bridge's reference-freeing timer: restore both.
+   */
+  private restartPythonia(pythonia: Pythonia): void {
+    pythonia.com.start();
+    const bridge = (globalThis as { __pythonBridge?: PythoniaBridge }).__pythonBridge;
+    if (bridge) {
+      pythonia.com.register("jsi", bridge.jsi.onMessage.bind(bridge.jsi));
+      clearInterval(bridge.loop);
+      bridge.loop = setInterval(bridge.runTasks, 1000);
+    }
+  }
+
   private kill(live: Live): void {
     if (this.live) this.live = null;
     try {
@@ -110,11 +131,9 @@ export class BridgeRuntime implements Runtime {
     if (!this.pythonia) {
       // Loading pythonia spawns Python, so it is required here, after PYTHON_BIN is set.
       this.pythonia = createRequire(import.meta.url)("pythonia") as Pythonia;
-    } else if (!this.pythonia.com.proc) {
-      this.pythonia.com.start();
-    } else if (this.pythonia.com.proc.exitCode !== null || this.pythonia.com.proc.signalCode !== null) {
-      this.pythonia.python.exit();
-      this.pythonia.com.start();
+    } else {
+      if (this.pythonia.com.proc) this.pythonia.python.exit(); // a dead process, or one killed on abort
+      this.restartPythonia(this.pythonia);
     }
     const proc = this.pythonia.com.proc;
     if (!proc) throw new RuntimeDiedError("start", null, null);
