@@ -8,6 +8,7 @@ import { execa } from "execa";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { writeFileAtomic } from "../store/atomic.ts";
+import { processAlive } from "../store/lock.ts";
 import { RuntimeSetupError } from "./errors.ts";
 import { requirementsFile, requirementsHash, venvDir, venvPython } from "./paths.ts";
 import type { ProgressEvent } from "./protocol.ts";
@@ -195,14 +196,5 @@ function readFileSafe(file: string): string {
     return readFileSync(file, "utf8");
   } catch {
     return "";
-  }
-}
-
-export function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
   }
 }
