@@ -12,18 +12,10 @@ import json
 import os
 import sys
 
+from .atomic import write_text_atomic
 from .dispatch import dispatch
 
 PROGRESS_MARKER = "@@osrm-progress "
-
-
-def _write_atomic(path: str, text: str) -> None:
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
             payload_json = f.read()
     envelope = dispatch(args.op, payload_json, sink)
     if args.result and rank == 0:
-        _write_atomic(args.result, envelope)
+        write_text_atomic(args.result, envelope)
     elif not args.result and rank == 0:
         progress_out.write(envelope + "\n")
     return 0 if json.loads(envelope).get("ok") else 1

@@ -4,12 +4,12 @@ import { stringify } from "yaml";
 import { loadExperiment } from "../config/load.ts";
 import type { Experiment } from "../config/resolve.ts";
 import type { CommandRegistrar } from "./context.ts";
+import { collect } from "./repeatable.ts";
 
 export interface ExperimentFlags {
   set: string[];
 }
 
-const collect = (value: string, previous: string[]) => [...previous, value];
 
 /** The options every command that reads an experiment takes. */
 export function experimentOptions(command: Command): Command {

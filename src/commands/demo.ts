@@ -11,6 +11,7 @@ import { JobStore } from "../store/job-store.ts";
 import type { ExperimentFlags } from "./config.ts";
 import type { CommandRegistrar } from "./context.ts";
 import { executePlan } from "./run.ts";
+import { collect } from "./repeatable.ts";
 
 export const DEMO_CONFIG = join(packageRoot, "configs", "demo.yaml");
 
@@ -23,7 +24,6 @@ interface DiagnoseResult {
   diagonal_mean?: number | null;
 }
 
-const collect = (value: string, previous: string[]) => [...previous, value];
 
 export const registerDemo: CommandRegistrar = (program, context) => {
   program

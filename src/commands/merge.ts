@@ -14,6 +14,7 @@ import { GlueTaskName } from "../config/glue.ts";
 import { UsageError } from "../errors.ts";
 import type { CommandRegistrar } from "./context.ts";
 import { modelPayload, positiveInt, resolveTasks, type ModelFlags } from "./stats.ts";
+import { collect } from "./repeatable.ts";
 
 export interface MergeFlags extends Partial<ModelFlags> {
   adapter?: string[];
@@ -34,7 +35,6 @@ export interface MergeFlags extends Partial<ModelFlags> {
 export const HYPERPARAMETERS = [...new Set(MERGE_METHODS.flatMap((m) => m.hyperparameters as string[]))];
 const flagOf = (name: string) => `--${name.replaceAll("_", "-")}`;
 const camel = (name: string) => name.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
-const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 function scalar(text: string): number | string | null {
   if (text === "null") return null;

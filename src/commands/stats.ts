@@ -13,6 +13,7 @@ import { Task } from "../config/schema/task.ts";
 import { UsageError } from "../errors.ts";
 import type { Runtime } from "../runtime/runtime.ts";
 import type { CommandContext, CommandRegistrar } from "./context.ts";
+import { collect } from "./repeatable.ts";
 
 export interface ModelFlags {
   model: string;
@@ -44,7 +45,6 @@ const integer = (flag: string) => (value: string) => {
   return n;
 };
 const list = (value: string) => value.split(",").map((s) => s.trim()).filter(Boolean);
-const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 export function modelOptions(cmd: Command): Command {
   return cmd

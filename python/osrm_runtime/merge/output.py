@@ -16,6 +16,8 @@ from __future__ import annotations
 import json
 import os
 
+from ..atomic import write_json_atomic
+
 FORMAT = "osrm-merge/1"
 MANIFEST = "merge.json"
 DELTA_FILE = "merged.safetensors"
@@ -70,10 +72,7 @@ def write_merge(out: str, base: dict, method: dict, inputs: list, deltas: dict, 
         tasks.append(entry)
     manifest = {"format": FORMAT, "base": base, "method": method, "lambda": method.get("lambda", 1.0),
                 "delta": DELTA_FILE, "tensors": sorted(deltas), "tasks": tasks}
-    tmp = manifest_path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(manifest, f, indent=2)
-    os.replace(tmp, manifest_path)
+    write_json_atomic(manifest_path, manifest)
     return manifest
 
 

@@ -10,6 +10,7 @@ import os
 import shutil
 from dataclasses import dataclass
 
+from ..atomic import write_json_atomic
 from ..data.examples import load_examples
 from .curve import write_curve
 from .driver import MergeJob, run_merge
@@ -105,8 +106,6 @@ def run_search(job: MergeJob, plan: SearchPlan, out: str, batch_size: int = 128,
 def adopt(folder: str, out: str, chosen: dict) -> dict:
     """Moves the winning setting's merge into `out`, recording the chosen lambda (the stored task
     vector does not depend on lambda, so no re-merge is needed). The manifest is written last."""
-    import json
-
     manifest = read_manifest(folder)
     manifest["method"] = {"name": manifest["method"]["name"], **chosen}
     manifest["lambda"] = chosen["lambda"]
@@ -120,7 +119,5 @@ def adopt(folder: str, out: str, chosen: dict) -> dict:
         if os.path.isdir(destination):
             shutil.rmtree(destination)
         shutil.move(os.path.join(folder, entry), destination)
-    with open(target + ".tmp", "w", encoding="utf-8") as f:
-        json.dump(manifest, f, indent=2)
-    os.replace(target + ".tmp", target)
+    write_json_atomic(target, manifest)
     return manifest

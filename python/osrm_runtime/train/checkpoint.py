@@ -20,16 +20,14 @@ import shutil
 from dataclasses import dataclass
 from typing import Any, Optional
 
+from .. import atomic
+
 SEP = "::"
 
 
 def write_json_atomic(path: str, value: Any) -> None:
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(value, f, indent=2, allow_nan=False)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    # Checkpoint state must be valid JSON everywhere: NaN/inf are refused, not written.
+    atomic.write_json_atomic(path, value, allow_nan=False)
 
 
 def save_tensors(path: str, tensors: dict, metadata: Optional[dict] = None) -> None:
