@@ -21,8 +21,9 @@ interface Pythonia {
 /** pythonia's internal bridge object (globalThis.__pythonBridge), needed to restart it. */
 interface PythoniaBridge {
   jsi: { onMessage(message: unknown): unknown };
-  runTasks: () => void;
   loop: ReturnType<typeof setInterval>;
+  /** Ids of finalised proxies waiting to be freed in Python. */
+  freeable: number[];
 }
 interface BridgeModule {
   dispatch$(op: string, payload: string, progress: ((line: string) => void) | null, kw: { $timeout: number }): Promise<string>;
@@ -93,7 +94,10 @@ export class BridgeRuntime implements Runtime {
   /**
    * A fresh Python for pythonia after the last one died or was closed. `com.start()` alone drops
    * the handler through which Python calls JavaScript functions (our progress callbacks would
-   * then wait forever) and python.exit() stopped the bridge's reference-freeing timer: restore both.
+   * then wait forever): restore it. The bridge's reference-freeing timer stays stopped (python.exit()
+   * stopped it): proxies of the dead process are still being finalised, and freeing their ids in the
+   * new process would free its own objects (the module we call: "KeyError: 1"). We hold one proxy
+   * per process, so nothing needs freeing.
    */
   private restartPythonia(pythonia: Pythonia): void {
     pythonia.com.start();
@@ -101,7 +105,7 @@ export class BridgeRuntime implements Runtime {
     if (bridge) {
       pythonia.com.register("jsi", bridge.jsi.onMessage.bind(bridge.jsi));
       clearInterval(bridge.loop);
-      bridge.loop = setInterval(bridge.runTasks, 1000);
+      bridge.freeable.length = 0;
     }
   }
 
