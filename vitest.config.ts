@@ -3,6 +3,7 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
+    setupFiles: ["test/setup-env.ts"],
     // One worker, no isolation: every test file shares one bridge runtime (test/shared-runtime.ts),
     // so torch is imported once for the whole suite.
     isolate: false,

@@ -38,7 +38,7 @@ describe("bridge runtime (pythonia)", () => {
     expect(e.pythonType).toBe("RequestedFailure");
     expect(e.pythonMessage).toBe("the payload was wrong");
     expect(e.traceback).toContain("Traceback (most recent call last)");
-    expect(e.traceback).toContain("ops_basic.py");
+    expect(e.traceback).toContain("testing/ops.py");
     expect(e.op).toBe("fail");
   });
 

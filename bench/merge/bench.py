@@ -31,7 +31,7 @@ def prepare(work: str, tasks: int) -> dict:
     """The base model and the adapters, made once and reused."""
     from transformers import RobertaConfig, RobertaModel
 
-    from osrm_runtime.merge.testing import make_adapter
+    from osrm_runtime.testing.adapters import make_adapter
     from osrm_runtime.testing import make_tokenizer
 
     base = os.path.join(work, "roberta-base-shaped")

@@ -13,6 +13,11 @@ from .registry import resolve
 
 def run_op(op: str, payload: dict, sink: Optional[ProgressSink] = None) -> Any:
     func = resolve(op)
+    from .demo.suite import mentions_demo_source, resolve_demo_sources
+
+    if mentions_demo_source(payload):
+        # The demo suite is built from npm packages; the core only ever sees plain file sources.
+        payload = resolve_demo_sources(payload)
     return func(payload, Context(op, sink))
 
 

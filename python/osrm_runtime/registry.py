@@ -8,32 +8,44 @@ use so that listing or calling a light op never pays for torch.
 from __future__ import annotations
 
 import importlib
+import os
 from typing import Any, Callable
 
 OPS: dict[str, str] = {
-    # runtime health and boundary tests
-    "noop": "ops_basic:noop",
-    "echo": "ops_basic:echo",
-    "fail": "ops_basic:fail",
-    "crash": "ops_basic:crash",
-    "sleep": "ops_basic:sleep",
-    "env_info": "ops_basic:env_info",
-    "make_test_fixture": "testing:make_test_fixture",
+    # the runtime itself
+    "noop": "runtime_info:noop",
+    "env_info": "runtime_info:env_info",
     # merging (python/osrm_runtime/merge/)
     "merge_methods": "merge.registry:merge_methods",
     "merge": "merge.ops:merge",
     "evaluate": "merge.ops:evaluate",
     "export_merged_task": "merge.materialize:export_task_model",
-    "make_test_adapter": "merge.testing:make_test_adapter",
     "train": "train.recipe:train",
     # OSRM: statistics, init, post-hoc transform, interference diagnostic
     "collect_stats": "osrm.stats:collect_stats",
     "osrm_init": "osrm.init:osrm_init",
     "transform": "osrm.transform:transform",
     "diagnose": "osrm.diagnose:diagnose",
-    # the embedded demo: real labelled tasks from the @stdlib npm data packages
-    "build_demo_tasks": "demo_tasks:build_demo_tasks",
+    # the embedded demo (python/osrm_runtime/demo/): real labelled tasks from the npm data packages
+    "build_demo_tasks": "demo.tasks:build_demo_tasks",
 }
+
+# Boundary tests and fixtures (python/osrm_runtime/testing/): registered only when tests ask.
+TESTING_OPS: dict[str, str] = {
+    "echo": "testing.ops:echo",
+    "fail": "testing.ops:fail",
+    "crash": "testing.ops:crash",
+    "sleep": "testing.ops:sleep",
+    "make_test_fixture": "testing.fixtures:make_test_fixture",
+    "make_test_adapter": "testing.adapters:make_test_adapter",
+}
+TESTING_ENV = "OSRM_TESTING_OPS"
+
+
+def available_ops() -> dict[str, str]:
+    if os.environ.get(TESTING_ENV) == "1":
+        return {**OPS, **TESTING_OPS}
+    return OPS
 
 
 class OpNotAvailable(Exception):
@@ -41,9 +53,10 @@ class OpNotAvailable(Exception):
 
 
 def resolve(name: str) -> Callable[[dict, Any], Any]:
-    target = OPS.get(name)
+    ops = available_ops()
+    target = ops.get(name)
     if target is None:
-        known = ", ".join(sorted(OPS))
+        known = ", ".join(sorted(ops))
         raise OpNotAvailable(f"operation '{name}' is not available in this runtime (known: {known})")
     module_name, func_name = target.split(":")
     module = importlib.import_module(f"osrm_runtime.{module_name}")

@@ -6,6 +6,8 @@ import pytest
 # Tests import the package from the source tree, whichever interpreter runs them.
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")))
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+# The boundary-test and fixture ops (osrm_runtime/testing) are registered only when asked for.
+os.environ["OSRM_TESTING_OPS"] = "1"
 
 # Shared fixtures: tiny real models and GLUE-format folders (imported after sys.path is set).
 from osrm_runtime.testing import make_tiny_model, write_glue_dir  # noqa: E402

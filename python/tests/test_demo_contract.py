@@ -3,7 +3,7 @@
 import os
 import re
 
-from osrm_runtime import demo_tasks
+from osrm_runtime.demo import tasks as demo_tasks
 
 
 def test_config_schema_lists_exactly_the_builders_demo_tasks():

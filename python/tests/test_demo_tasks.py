@@ -11,7 +11,8 @@ import shutil
 
 import pytest
 
-from osrm_runtime import corpus, demo_tasks
+from osrm_runtime.demo import corpus
+from osrm_runtime.demo import tasks as demo_tasks
 from osrm_runtime.data.examples import TaskSpec, load_examples
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))

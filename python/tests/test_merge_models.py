@@ -11,7 +11,7 @@ import torch
 
 from osrm_runtime.merge.materialize import export_task_model, load_merged_task_model
 from osrm_runtime.merge.ops import evaluate, merge
-from osrm_runtime.merge.testing import make_adapter
+from osrm_runtime.testing.adapters import make_adapter
 from osrm_runtime.models import ModelSpec, load_classifier, load_tokenizer
 
 

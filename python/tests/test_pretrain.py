@@ -6,7 +6,7 @@ import os
 import pytest
 import torch
 
-from osrm_runtime import pretrain as P
+from osrm_runtime.demo import pretrain as P
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 MODEL_DIR = os.path.join(REPO, "models", "osrm-tiny-roberta")
@@ -102,7 +102,7 @@ def test_recipe_is_deterministic(tmp_path):
 def test_committed_model_loads_and_its_tokenizer_round_trips():
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    assert os.path.isdir(MODEL_DIR), "models/osrm-tiny-roberta is missing (python -m osrm_runtime.pretrain)"
+    assert os.path.isdir(MODEL_DIR), "models/osrm-tiny-roberta is missing (python -m osrm_runtime.demo.pretrain)"
     files = os.listdir(MODEL_DIR)
     assert not [f for f in files if f.endswith((".bin", ".pt", ".pth", ".pkl", ".ckpt"))], files
     assert os.path.getsize(os.path.join(MODEL_DIR, "model.safetensors")) <= 25 * 1024 * 1024

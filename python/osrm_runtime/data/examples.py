@@ -59,12 +59,9 @@ class TaskSpec:
         if not isinstance(payload, dict) or not payload.get("name"):
             raise ValueError("task.name is required")
         source = payload.get("source")
-        if not isinstance(source, dict) or source.get("kind") not in ("glue", "files", "demo"):
-            raise ValueError(f"task '{payload['name']}': task.source.kind must be 'glue', 'files' or 'demo'")
-        if source["kind"] == "demo":
-            from .demo import resolve_demo_source
-
-            source = resolve_demo_source(payload["name"], source)
+        if not isinstance(source, dict) or source.get("kind") not in ("glue", "files"):
+            raise ValueError(f"task '{payload['name']}': task.source.kind must be 'glue' or 'files' (demo sources "
+                             f"are resolved into files sources before an op runs)")
         if source["kind"] == "glue" and source.get("task") not in GLUE_TASKS:
             raise ValueError(f"task '{payload['name']}': task.source.task '{source.get('task')}' is not a GLUE "
                              f"task ({', '.join(GLUE_TASKS)})")

@@ -33,7 +33,7 @@ export const FilesSource = z.strictObject({
 });
 
 /**
- * The embedded demo suite (python/osrm_runtime/demo_tasks.py): real labelled tasks built from the
+ * The embedded demo suite (python/osrm_runtime/demo/tasks.py): real labelled tasks built from the
  * toolkit's npm data packages into the cache on first use. Names as the Python builder has them.
  */
 export const DEMO_TASKS = ["spam", "sotu_era", "sotu_year", "afinn_valence", "name_gender"] as const;

@@ -271,7 +271,7 @@ def build(node_modules: str, out: str, seed: int = 42, tasks: Optional[list[str]
           sizes: Optional[dict] = None) -> dict:
     sizes = {**SIZES, **(sizes or {})}
     os.makedirs(out, exist_ok=True)
-    index: dict[str, Any] = {"seed": seed, "builder": "osrm_runtime.demo_tasks", "tasks": []}
+    index: dict[str, Any] = {"seed": seed, "builder": "osrm_runtime.demo.tasks", "tasks": []}
     for name in tasks or list(BUILDERS):
         builder = BUILDERS.get(name) or EXTRA_BUILDERS.get(name)
         if builder is None:
@@ -350,7 +350,7 @@ def build_demo_tasks(payload: dict, ctx: Any = None) -> dict:
 def main(argv: Optional[list[str]] = None) -> None:
     import argparse
 
-    p = argparse.ArgumentParser(prog="python -m osrm_runtime.demo_tasks")
+    p = argparse.ArgumentParser(prog="python -m osrm_runtime.demo.tasks")
     p.add_argument("--node-modules", default="node_modules")
     p.add_argument("--out", required=True)
     p.add_argument("--seed", type=int, default=42)

@@ -1,7 +1,7 @@
 """The recipe of the embedded base model: a tiny RoBERTa pretrained with masked-language modelling
 on CPU, from the public-domain text of the @stdlib npm data packages.
 
-    python -m osrm_runtime.pretrain --node-modules node_modules --out models/osrm-tiny-roberta
+    python -m osrm_runtime.demo.pretrain --node-modules node_modules --out models/osrm-tiny-roberta
 
 What keeps it cheap on one CPU core:
 - a small byte-level BPE vocabulary (4,096) trained here with `tokenizers`;
@@ -421,7 +421,7 @@ The bar: fine-tuned score >= baseline + 0.10 (R^2 >= 0.30 for the regression tas
     text = f"""# osrm-tiny-roberta
 
 A tiny RoBERTa-style encoder (`RobertaForMaskedLM`), pretrained from scratch on one CPU core by
-`python -m osrm_runtime.pretrain` (this repository), so that `osrm demo` has a real pretrained base
+`python -m osrm_runtime.demo.pretrain` (this repository), so that `osrm demo` has a real pretrained base
 without downloading weights. It is a toy: {rec['parameters']:,} parameters, a few million tokens of
 text. Numbers below are measured by the run that produced these files (`pretrain.json`).
 
@@ -534,7 +534,7 @@ def main(argv: Optional[list[str]] = None) -> None:
     import sys
 
     d = PretrainConfig()
-    p = argparse.ArgumentParser(prog="python -m osrm_runtime.pretrain", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m osrm_runtime.demo.pretrain", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--node-modules", default="node_modules", help="where the @stdlib data packages are")
     p.add_argument("--out", default="models/osrm-tiny-roberta")
@@ -565,7 +565,7 @@ def main(argv: Optional[list[str]] = None) -> None:
     t0 = time.perf_counter()
     texts, sources, info = corpus_from_packages(args.node_modules, args.split_seed, args.corpus_cache or None)
     print(f"corpus: {len(texts)} documents read in {time.perf_counter() - t0:.1f}s", flush=True)
-    info["command"] = "node bin/osrm.js python -- -m osrm_runtime.pretrain " + " ".join(
+    info["command"] = "node bin/osrm.js python -- -m osrm_runtime.demo.pretrain " + " ".join(
         sys.argv[1:] if argv is None else argv)
     result = pretrain(texts, cfg, args.out, log=lambda m: print(m, flush=True), corpus_info=info,
                       sources=sources, init_from=args.init_from)

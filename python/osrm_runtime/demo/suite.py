@@ -1,7 +1,8 @@
-"""The demo task suite as a task source: `{"kind": "demo", "task": "spam"}`.
+"""The demo task suite as a task source: `{"kind": "demo", "task": "spam"}`, resolved at the
+boundary (dispatch) into the equivalent `files` source, so the numerical core never sees it.
 
 The suite is built deterministically from the npm data packages the toolkit depends on
-(demo_tasks.py) into the per-user cache, once per builder version and seed, and each demo source
+(tasks.py) into the per-user cache, once per builder version and seed, and each demo source
 is resolved to the equivalent `files` source. So `osrm run configs/demo.yaml` needs no data step:
 the first op that reads a demo task builds the suite.
 """
@@ -14,12 +15,12 @@ import os
 import shutil
 import tempfile
 
-_BUILDER_FILES = ("demo_tasks.py", "corpus.py")
+_BUILDER_FILES = ("tasks.py", "corpus.py")
 
 
 def _builder_version() -> str:
     """Changes whenever the builder's code does, so a changed builder never reads stale files."""
-    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    here = os.path.dirname(os.path.abspath(__file__))
     digest = hashlib.sha256()
     for name in _BUILDER_FILES:
         with open(os.path.join(here, name), "rb") as f:
@@ -45,7 +46,7 @@ def _node_modules() -> str:
 
 def suite_dir(seed: int = 42) -> str:
     """The built suite's folder, building it first when it is not in the cache."""
-    from .. import demo_tasks
+    from . import tasks as demo_tasks
 
     folder = os.path.join(_cache_root(), "demo-tasks", f"{_builder_version()}-seed{seed}")
     if os.path.isfile(os.path.join(folder, "tasks.json")):
@@ -66,7 +67,7 @@ def suite_dir(seed: int = 42) -> str:
 
 def resolve_demo_source(task_name: str, source: dict) -> dict:
     """The `files` source that reads the demo task `source["task"]`."""
-    from .. import demo_tasks
+    from . import tasks as demo_tasks
 
     wanted = source.get("task")
     if wanted not in demo_tasks.BUILDERS:
@@ -77,3 +78,29 @@ def resolve_demo_source(task_name: str, source: dict) -> dict:
         index = json.load(f)
     entry = next(t for t in index["tasks"] if t["name"] == wanted)
     return demo_tasks.task_payload(folder, entry)["source"]
+
+
+def resolve_demo_sources(value):
+    """A copy of a payload in which every demo task source is its `files` source. Task specs sit
+    at different places in different payloads (task, adapters[i].task, tasks[i].task), so every
+    mapping with a demo `source` is resolved wherever it is."""
+    if isinstance(value, list):
+        return [resolve_demo_sources(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    out = {k: resolve_demo_sources(v) for k, v in value.items()}
+    source = out.get("source")
+    if isinstance(source, dict) and source.get("kind") == "demo" and isinstance(out.get("name"), str):
+        out["source"] = resolve_demo_source(out["name"], source)
+    return out
+
+
+def mentions_demo_source(value) -> bool:
+    if isinstance(value, list):
+        return any(mentions_demo_source(v) for v in value)
+    if not isinstance(value, dict):
+        return False
+    source = value.get("source")
+    if isinstance(source, dict) and source.get("kind") == "demo":
+        return True
+    return any(mentions_demo_source(v) for v in value.values())

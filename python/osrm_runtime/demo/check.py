@@ -2,7 +2,7 @@
 compare the eval score with the task's majority-class baseline (R^2 of the train mean for the
 regression task). Not part of the test suite: it takes minutes.
 
-    python -m osrm_runtime.demo_check --model models/osrm-tiny-roberta --tasks-dir tmp/demo_tasks \
+    python -m osrm_runtime.demo.check --model models/osrm-tiny-roberta --tasks-dir tmp/demo_tasks \
         [--out models/osrm-tiny-roberta/demo_check.json] [--from-scratch]
 
 The bar (issue 7): every task's final score >= baseline + 0.10 (R^2 >= 0.30 for regression).
@@ -58,9 +58,9 @@ def finetune_task(model_dir: str, tasks_dir: str, entry: dict, epochs: int, lr: 
     from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
-    from . import metrics
-    from .data.examples import TaskSpec, load_examples
-    from .demo_tasks import task_payload
+    from .. import metrics
+    from ..data.examples import TaskSpec, load_examples
+    from .tasks import task_payload
 
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
@@ -134,7 +134,7 @@ def main(argv: Optional[list[str]] = None) -> None:
 
     import torch
 
-    p = argparse.ArgumentParser(prog="python -m osrm_runtime.demo_check", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m osrm_runtime.demo.check", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default="models/osrm-tiny-roberta")
     p.add_argument("--tasks-dir", required=True, help="a folder written by build_demo_tasks")
@@ -167,7 +167,7 @@ def main(argv: Optional[list[str]] = None) -> None:
         print(f"{r['task']}: {r['metric']} {r['score']:.4f} vs baseline {r['baseline']:.4f} "
               f"(bar {r['bar']:.4f}) {'PASS' if r['passes'] else 'FAIL'}", flush=True)
     record = {
-        "command": "node bin/osrm.js python -- -m osrm_runtime.demo_check " + " ".join(
+        "command": "node bin/osrm.js python -- -m osrm_runtime.demo.check " + " ".join(
             sys.argv[1:] if argv is None else argv),
         "method": f"{'random init (control)' if args.from_scratch else 'full fine-tuning'}, {args.epochs} epochs"
                   f"{' (' + ', '.join(args.task_epochs) + ')' if args.task_epochs else ''}, "
