@@ -8,7 +8,10 @@ import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { buildMergePayload, formatMerge, type EvaluateResult, type MergeResult } from "../src/commands/merge.ts";
+import { buildMergePayload, formatMerge } from "../src/commands/merge.ts";
+import { evaluate, merge, mergeMethods } from "../src/ops/merge.ts";
+import { callOp } from "../src/ops/op.ts";
+import { makeTestAdapter, makeTestFixture } from "../src/ops/testing.ts";
 import { UsageError } from "../src/errors.ts";
 import { PythonError } from "../src/runtime/errors.ts";
 import { sharedRuntime } from "./shared-runtime.ts";
@@ -21,11 +24,11 @@ describe("osrm merge", () => {
   const adapters: Record<string, string> = {};
 
   beforeAll(async () => {
-    ({ model, glue_dir: glueDir } = await runtime.call<{ model: string; glue_dir: string }>("make_test_fixture", {
+    ({ model, glue_dir: glueDir } = await callOp(runtime, makeTestFixture, {
       out: root, family: "roberta", glue_tasks: ["sst2", "rte"], n_train: 40, n_eval: 16,
     }));
     for (const [i, task] of ["sst2", "rte"].entries()) {
-      const r = await runtime.call<{ adapter: string }>("make_test_adapter", { model, out: join(root, task), task, seed: i + 1 });
+      const r = await callOp(runtime, makeTestAdapter, { model, out: join(root, task), task, seed: i + 1 });
       adapters[task] = r.adapter;
     }
   });
@@ -36,9 +39,9 @@ describe("osrm merge", () => {
 
   it("merges with a search on held-out training data and evaluates every task with its own head", async () => {
     const payload = buildMergePayload(flags({ method: "ties", density: "0.5", search: ["lambda=0.5,1.0"], holdout: 8, evaluate: true }));
-    expect(payload.method).toEqual({ name: "ties", density: 0.5 });
+    expect(payload.method).toEqual({ name: "ties", lambda: 1, density: 0.5, trim_scope: "tensor" }); // the registry's defaults filled
     expect(payload.search).toEqual({ grid: { lambda: [0.5, 1.0] }, holdout: { count: 8, seed: 42 }, select: "normalized" });
-    const result = await runtime.call<MergeResult>("merge", payload);
+    const result = await callOp(runtime, merge, payload);
     expect(result.tasks).toEqual(["sst2", "rte"]);
     expect(result.method).toMatchObject({ name: "ties", density: 0.5, trim_scope: "tensor" });
     expect([0.5, 1.0]).toContain(result.lambda);
@@ -56,12 +59,12 @@ describe("osrm merge", () => {
   });
 
   it("evaluates a merge in the planner's shape (individual scores given)", async () => {
-    const merged = await runtime.call<MergeResult>("merge", buildMergePayload(flags({ method: "task_arithmetic", out: join(root, "ta") })));
-    const task = (name: string) => ({ name, source: { kind: "glue", task: name, dir: glueDir } });
-    const result = await runtime.call<EvaluateResult>("evaluate", {
+    const merged = await callOp(runtime, merge, buildMergePayload(flags({ method: "task_arithmetic", out: join(root, "ta") })));
+    const task = (name: "sst2" | "rte") => ({ name, source: { kind: "glue" as const, task: name, dir: glueDir } });
+    const result = await callOp(runtime, evaluate, {
       model: { name_or_path: model, family: null, dtype: "float32" },
       merged: merged.out,
-      tasks: [{ task: task("sst2"), adapter: adapters.sst2 }, { task: task("rte"), adapter: adapters.rte }],
+      tasks: [{ task: task("sst2"), adapter: adapters.sst2! }, { task: task("rte"), adapter: adapters.rte! }],
       split: "eval",
       batch_size: 32,
       individual: { sst2: 0.5, rte: 0.5 },
@@ -76,9 +79,8 @@ describe("osrm merge", () => {
     expect(() => buildMergePayload(flags({ method: "ties", density: "2" }))).toThrow(UsageError);
     expect(() => buildMergePayload(flags({ method: "task_arithmetic", density: "0.5" }))).toThrow(/has no hyperparameter density/);
     expect(() => buildMergePayload(flags({ method: "ties", adapter: ["sst2"] }))).toThrow(/expected task=path/);
-    const other = await runtime.call<{ adapter: string }>("make_test_adapter", { model, out: join(root, "rank8"), task: "rte", rank: 8 });
-    const error = await runtime
-      .call("merge", buildMergePayload(flags({ method: "ties", adapter: [`sst2=${adapters.sst2}`, `rte=${other.adapter}`], out: join(root, "bad") })))
+    const other = await callOp(runtime, makeTestAdapter, { model, out: join(root, "rank8"), task: "rte", rank: 8 });
+    const error = await callOp(runtime, merge, buildMergePayload(flags({ method: "ties", adapter: [`sst2=${adapters.sst2}`, `rte=${other.adapter}`], out: join(root, "bad") })))
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(PythonError);
     expect((error as PythonError).pythonMessage).toMatch(/'rte'.*rank 8 at module 'encoder\.layer\.0\.attention\.self\.query\.weight'/);
@@ -86,7 +88,7 @@ describe("osrm merge", () => {
   });
 
   it("lists exactly the Python registry's methods in --help", async () => {
-    const { methods } = await runtime.call<{ methods: { name: string }[] }>("merge_methods");
+    const { methods } = await callOp(runtime, mergeMethods, {});
     const help = (await execa("node", ["bin/osrm.js", "merge", "--help"])).stdout;
     const listed = [...help.split("Methods:")[1]!.split("Example:")[0]!.matchAll(/^ {2}(\w+) /gm)].map((m) => m[1]);
     expect(listed).toEqual(methods.map((m) => m.name));

@@ -11,6 +11,7 @@ import { describe, expect, it } from "vitest";
 import { loadExperiment, parseExperiment } from "../src/config/load.ts";
 import { planExperiment, type Plan } from "../src/plan/planner.ts";
 import { runPlan } from "../src/plan/runner.ts";
+import { withReport } from "../src/report/report-job.ts";
 import { summarizePlan } from "../src/plan/summary.ts";
 import { JobStore } from "../src/store/job-store.ts";
 import { FakeExecutor } from "./fixtures/fake-executor.ts";
@@ -27,7 +28,7 @@ describe("running a plan", () => {
     const output = tmp("osrm-run-");
     const plan = planExperiment(loadExperiment("configs/paper/roberta-large-qv.yaml", { overrides: [`output=${output}`] }));
     const executor = new FakeExecutor();
-    const first = await runPlan(plan, executor, { jobs: 2 });
+    const first = await runPlan(plan, withReport(plan, executor), { jobs: 2 });
     expect(first).toMatchObject({ total: 63, alreadyDone: 0, failed: [], blocked: [], aborted: false });
     expect(first.ran).toHaveLength(63);
     expect(executor.calls).toHaveLength(62); // the report runs in TypeScript
@@ -38,7 +39,8 @@ describe("running a plan", () => {
     const report = plan.jobs.find((j) => j.kind === "report")!;
     const doneFile = new JobStore(output).layout.file(report.key, "done");
     const stamp = statSync(doneFile).mtimeMs;
-    const again = await runPlan(planExperiment(loadExperiment("configs/paper/roberta-large-qv.yaml", { overrides: [`output=${output}`] })), new FakeExecutor());
+    const replanned = planExperiment(loadExperiment("configs/paper/roberta-large-qv.yaml", { overrides: [`output=${output}`] }));
+    const again = await runPlan(replanned, withReport(replanned, new FakeExecutor()));
     expect(again).toMatchObject({ alreadyDone: 63, ran: [] });
     expect(statSync(doneFile).mtimeMs).toBe(stamp);
 
@@ -55,7 +57,7 @@ describe("running a plan", () => {
   it("stops only the jobs that depend on a failure", async () => {
     const output = tmp("osrm-fail-");
     const plan = tinyPlan(output);
-    const summary = await runPlan(plan, new FakeExecutor({ failLabels: ["train sst2 osrm"] }));
+    const summary = await runPlan(plan, withReport(plan, new FakeExecutor({ failLabels: ["train sst2 osrm"] })));
     expect(summary.failed.map((f) => f.job.label)).toEqual(["train sst2 osrm"]);
     expect(summary.failed[0]!.error.message).toContain("requested failure");
     // The osrm merges, evaluations and interference matrix, and the report, wait on it; the
@@ -70,7 +72,7 @@ describe("running a plan", () => {
 
   it("reports an op the runtime does not have yet, once, and runs everything that does not need it", async () => {
     const plan = tinyPlan(tmp("osrm-na-"));
-    const summary = await runPlan(plan, new FakeExecutor({ unavailable: ["merge"] }));
+    const summary = await runPlan(plan, withReport(plan, new FakeExecutor({ unavailable: ["merge"] })));
     expect([...summary.unavailable.keys()]).toEqual(["merge"]);
     expect(summary.failed).toEqual([]);
     expect(summary.blocked.filter((b) => b.job.kind === "merge").every((b) => b.reason.includes("'merge' is not available yet"))).toBe(true);
@@ -83,7 +85,7 @@ describe("running a plan", () => {
     let active = 0;
     let peak = 0;
     const workers = new Set<number>();
-    const inner = new FakeExecutor({ delayMs: 40 });
+    const inner = withReport(plan, new FakeExecutor({ delayMs: 40 }));
     const summary = await runPlan(
       plan,
       {
@@ -109,7 +111,8 @@ describe("running a plan", () => {
     const output = tmp("osrm-abort-");
     const journal = join(output, "journal");
     const controller = new AbortController();
-    const first = runPlan(tinyPlan(output), new FakeExecutor({ delayMs: 60, journal }), {
+    const tiny = tinyPlan(output);
+    const first = runPlan(tiny, withReport(tiny, new FakeExecutor({ delayMs: 60, journal })), {
       signal: controller.signal,
       onEvent: (e) => e.type === "done" && e.job.kind === "init" && controller.abort(),
     });
@@ -118,7 +121,7 @@ describe("running a plan", () => {
     const finished = doneKeys(tinyPlan(output));
     expect(finished.length).toBeGreaterThan(0);
     writeFileSync(journal, "");
-    const second = await runPlan(tinyPlan(output), new FakeExecutor({ journal }));
+    const second = await runPlan(tiny, withReport(tiny, new FakeExecutor({ journal })));
     expect(second.alreadyDone).toBe(finished.length);
     expect(journalKeys(journal, "start").filter((k) => finished.includes(k))).toEqual([]);
     expect(doneKeys(tinyPlan(output))).toHaveLength(tinyPlan(output).jobs.length);
@@ -144,7 +147,7 @@ describe("running a plan", () => {
     expect(interrupted.every((k) => existsSync(new JobStore(output).layout.jobDir(k)))).toBe(true);
 
     const journal2 = join(output, "journal-2");
-    const rerun = await runPlan(plan, new FakeExecutor({ journal: journal2 }), { jobs: 2 });
+    const rerun = await runPlan(plan, withReport(plan, new FakeExecutor({ journal: journal2 })), { jobs: 2 });
     expect(rerun.failed).toEqual([]);
     expect(rerun.alreadyDone).toBe(finished.length);
     const started = journalKeys(journal2, "start");
@@ -161,7 +164,7 @@ describe("running a plan", () => {
     const output = tmp("osrm-io-");
     const plan = planExperiment(parseExperiment(`name: io\nbackbone: roberta-large\ntasks: [sst2, rte]\ninit: osrm\nmerge: {methods: [ties]}\noutput: ${output}\n`));
     const executor = new FakeExecutor();
-    await runPlan(plan, executor);
+    await runPlan(plan, withReport(plan, executor));
     const store = new JobStore(output);
     const init = executor.calls.find((c) => c.op === "osrm_init" && c.payload.task === "sst2")!;
     const rteStats = plan.jobs.find((j) => j.kind === "stats" && j.coords.task === "rte")!;

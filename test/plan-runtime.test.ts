@@ -10,16 +10,19 @@ import { describe, expect, it } from "vitest";
 import { parseExperiment } from "../src/config/load.ts";
 import { planExperiment } from "../src/plan/planner.ts";
 import { runPlan } from "../src/plan/runner.ts";
+import { withReport } from "../src/report/report-job.ts";
 import { RuntimeExecutor } from "../src/plan/runtime-executor.ts";
 import { collectResults } from "../src/report/results.ts";
 import { JobStore } from "../src/store/job-store.ts";
+import { callOp } from "../src/ops/op.ts";
+import { makeTestFixture } from "../src/ops/testing.ts";
 import { sharedRuntime } from "./shared-runtime.ts";
 
 describe("a plan on the real runtime", () => {
   it("runs statistics, OSRM init, training, merges and evaluation end to end", async () => {
     const dir = mkdtempSync(join(tmpdir(), "osrm-e2e-"));
     const runtime = sharedRuntime();
-    const fixture = await runtime.call<{ model: string; glue_dir: string }>("make_test_fixture", {
+    const fixture = await callOp(runtime, makeTestFixture, {
       out: join(dir, "fixture"),
       glue_tasks: ["sst2", "mrpc"],
       n_train: 32,
@@ -38,7 +41,7 @@ describe("a plan on the real runtime", () => {
       ].join("\n"),
     );
     const plan = planExperiment(experiment);
-    const summary = await runPlan(plan, new RuntimeExecutor({ jobs: 1, gpus: [], isolateTrain: false, bridge: runtime }));
+    const summary = await runPlan(plan, withReport(plan, new RuntimeExecutor({ jobs: 1, gpus: [], isolateTrain: false, bridge: runtime })));
     expect(summary.failed.map((f) => `${f.job.label}: ${f.error.message}`)).toEqual([]);
     expect(summary.blocked).toEqual([]);
     expect(summary.ran).toHaveLength(plan.jobs.length);

@@ -1,6 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { loadExperiment, parseExperiment } from "../src/config/load.ts";
 import type { Job, JobKind } from "../src/plan/job.ts";
+import { opNamed } from "../src/ops/index.ts";
+import { checkPayload } from "../src/ops/op.ts";
+import { resolvePayload } from "../src/plan/payload.ts";
 import { planExperiment, type Plan } from "../src/plan/planner.ts";
 import { summarizePlan } from "../src/plan/summary.ts";
 
@@ -85,7 +88,6 @@ describe("planner", () => {
     const stats = of(p, "stats");
     expect(first("stats").payload).toEqual({ model, task: task("sst2"), blocks: ["q", "v"], osrm, max_length: 128, batch_size: 128, cache_dir: { $ref: "own-out" } });
     expect(first("init").payload).toEqual({
-      model,
       task: "sst2",
       stats: { rte: { $ref: "result", job: stats[1]!.key, field: "file" }, mrpc: { $ref: "result", job: stats[2]!.key, field: "file" } },
       lora,
@@ -123,6 +125,11 @@ describe("planner", () => {
     const fisher = of(plan(TINY, ["merge.methods=[fisher]"]), "merge")[0]!;
     expect(fisher.payload.data).toEqual({ examples: 64, seed: 42, batch_size: 16 });
     expect(merge.payload).not.toHaveProperty("data");
+    // Every payload the planner emits is one its op's contract accepts, once the runner fills the references.
+    for (const job of p.jobs.filter((j) => j.kind !== "report")) {
+      const filled = resolvePayload(job, { ownOut: "/runs/x/out.partial", outOf: (key) => `/runs/${key}/out`, resultOf: () => ({ file: "/s.safetensors", score: 0.5 }) });
+      expect(() => checkPayload(opNamed(job.op), filled), job.label).not.toThrow();
+    }
   });
 
   it("plans no statistics or inits when no init is osrm", () => {

@@ -80,7 +80,7 @@ describe("bridge runtime (pythonia)", () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(alive(pid)).toBe(false);
     expect(pythonChildrenOf(process.pid)).not.toContain(pid);
-    expect(await runtime.call("echo", 7)).toBe(7);
+    expect(await runtime.call("echo", { n: 7 })).toEqual({ n: 7 });
     const events: unknown[] = [];
     await runtime.call("sleep", { seconds: 0.2 }, { onProgress: (e) => events.push(e) });
     expect(events.length).toBeGreaterThan(0);

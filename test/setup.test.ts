@@ -23,7 +23,7 @@ describe("runtime setup", () => {
     writeFileSync(
       script,
       `import { ensureRuntime } from ${JSON.stringify(join(packageRoot, "src/runtime/setup.ts"))};\n` +
-        `await ensureRuntime({ dir: ${JSON.stringify(dir)}, requirements: ${JSON.stringify(requirements)}, requiredModules: ["six"] });\n`,
+        `await ensureRuntime({ dir: ${JSON.stringify(dir)}, requirements: [${JSON.stringify(requirements)}], requiredModules: ["six"] });\n`,
     );
     const child = execa("node", ["--import", "tsx", script], { reject: false, cwd: packageRoot, env: { OSRM_PYTHON: "" } });
     // Kill it once the environment folder exists but before it was marked ready.
@@ -34,7 +34,7 @@ describe("runtime setup", () => {
     expect(isReady(dir)).toBe(false);
     writeFileSync(join(dir, "left-by-the-killed-install"), "");
 
-    const env = await ensureRuntime({ dir, requirements, requiredModules: ["six"] });
+    const env = await ensureRuntime({ dir, requirements: [requirements], requiredModules: ["six"] });
     expect(isReady(dir)).toBe(true);
     expect(existsSync(join(dir, "left-by-the-killed-install"))).toBe(false);
     expect(existsSync(join(dir, READY_MARKER))).toBe(true);
@@ -45,7 +45,7 @@ describe("runtime setup", () => {
   it("uses a ready environment without running pip again", async () => {
     const dir = join(work, "venv-killed");
     const started = performance.now();
-    await ensureRuntime({ dir, requirements, requiredModules: ["six"] });
+    await ensureRuntime({ dir, requirements: [requirements], requiredModules: ["six"] });
     expect(performance.now() - started).toBeLessThan(1000);
   });
 

@@ -5,6 +5,8 @@ import { describe, expect, it } from "vitest";
 import { runTrain, trainPayload, type TrainFlags } from "../src/commands/train.ts";
 import { UsageError } from "../src/errors.ts";
 import type { ProgressEvent } from "../src/runtime/protocol.ts";
+import { callOp } from "../src/ops/op.ts";
+import { makeTestFixture } from "../src/ops/testing.ts";
 import { sharedRuntime } from "./shared-runtime.ts";
 
 const flags = (extra: Partial<TrainFlags>): TrainFlags => ({
@@ -32,7 +34,7 @@ describe("osrm train: flags -> payload", () => {
     expect(() => trainPayload(flags({}))).toThrow(/no task/);
     expect(() => trainPayload(flags({ train: "a.csv", eval: "b.csv" }))).toThrow(/--text/);
     expect(() => trainPayload(flags({ task: "rte", init: "osrm" }))).toThrow(/--init-adapter/);
-    expect(() => trainPayload(flags({ task: "rte", warmupRatio: 1.5 }))).toThrow(/training: warmup_ratio/);
+    expect(() => trainPayload(flags({ task: "rte", warmupRatio: 1.5 }))).toThrow(/training\.warmup_ratio/);
   });
 });
 
@@ -41,7 +43,7 @@ describe("osrm train through the bridge", () => {
 
   it("trains a tiny model on a tiny GLUE task, reports per-epoch metrics and writes a PEFT adapter", async () => {
     const dir = mkdtempSync(join(tmpdir(), "osrm-train-"));
-    const fixture = await runtime.call<{ model: string; glue_dir: string }>("make_test_fixture", {
+    const fixture = await callOp(runtime, makeTestFixture, {
       out: dir,
       family: "roberta",
       glue_tasks: ["sst2"],

@@ -49,10 +49,10 @@ def prepare(work: str, tasks: int) -> dict:
 
 
 def streaming(setup: dict, out: str, method: str) -> dict:
-    from osrm_runtime.merge.ops import merge
+    from osrm_runtime.dispatch import run_op
 
-    result = merge({"model": {"name_or_path": setup["base"]}, "adapters": setup["adapters"],
-                    "method": {"name": method}, "out": out}, None)
+    result = run_op("merge", {"model": {"name_or_path": setup["base"]}, "adapters": setup["adapters"],
+                              "method": {"name": method}, "out": out})
     return {"file": result["files"]["delta"]}
 
 

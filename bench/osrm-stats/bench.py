@@ -23,7 +23,7 @@ import torch
 from osrm_runtime.data.batches import encode
 from osrm_runtime.osrm.batching import stats_batches
 from osrm_runtime.data.examples import Examples
-from osrm_runtime.models import ModelSpec, adapted_module_names, load_classifier, load_tokenizer
+from osrm_runtime.models import adapted_module_names, load_classifier, load_tokenizer, model_spec
 from osrm_runtime.osrm.hooks import collect_moments
 from osrm_runtime.testing import NEGATIVE, NEUTRAL, POSITIVE, make_tokenizer
 
@@ -105,7 +105,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
 
     folder = make_model(tempfile.mkdtemp(prefix="osrm-bench-"), args.hidden, args.layers)
-    spec = ModelSpec(folder)
+    spec = model_spec(folder, dtype="float32")
     model = load_classifier(spec, num_labels=2).eval()
     tokenizer = load_tokenizer(spec)
     modules = adapted_module_names(model, "roberta", ["q", "v"])

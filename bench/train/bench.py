@@ -50,13 +50,15 @@ def sentences(tokenizer, rng: random.Random, n: int, low: int, high: int, pair: 
 def build(model_dir: str, seed: int = 0):
     import torch
 
-    from osrm_runtime.models import ModelSpec, load_classifier
-    from osrm_runtime.train.config import InitSpec, LoraSpec
+    from osrm_runtime.contract import parse_piece
+    from osrm_runtime.contract.payloads import GaussianInit, LoraSetting
+    from osrm_runtime.models import load_classifier, model_spec
     from osrm_runtime.train.lora import build_lora_model
 
     torch.manual_seed(seed)
-    model = build_lora_model(load_classifier(ModelSpec(model_dir), 2), "roberta",
-                             LoraSpec(8, 16, 0.0, ["q", "v"], "none"), InitSpec("gaussian"))
+    model = build_lora_model(load_classifier(model_spec(model_dir), 2), "roberta",
+                             parse_piece(LoraSetting, {"rank": 8, "alpha": 16, "blocks": ["q", "v"]}),
+                             GaussianInit(kind="gaussian"))
     return model
 
 
@@ -67,20 +69,21 @@ class Way:
         import torch
 
         from osrm_runtime.data.batches import batch_order
-        from osrm_runtime.train.config import TRAINING_DEFAULTS, TrainingSpec
+        from osrm_runtime.contract import parse_piece
+        from osrm_runtime.contract.payloads import TrainingSetting
         from osrm_runtime.train.recipe import make_optimizer
 
         self.model = build(model_dir)
         if reference:
             self.model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-        training = TrainingSpec(**TRAINING_DEFAULTS)
+        training = parse_piece(TrainingSetting, {})  # the paper's defaults
         self.optimizer, _ = make_optimizer(self.model, training)
         self.encoded = encoded
         lengths = [len(s) for s in encoded.input_ids]
         self.batches = batch_order(lengths, batch_size, shuffle=True, seed=1, group_by_length=not reference)
         self.width = 128.0 if reference else sum(max(lengths[i] for i in b) for b in self.batches) / len(self.batches)
         self.common = dict(pad_id=tokenizer.pad_token_id, padding_side="right", device=torch.device("cpu"),
-                           amp_dtype=None, grad_accum=1, lr_at=lambda step: training.lr, first_step=0, epoch=1,
+                           amp_dtype=None, grad_accum=1, scheduler=None, first_step=0, epoch=1,
                            pad_to=128 if reference else None)
         self.run(self.batches[:1])  # warm-up: allocator, kernels
 

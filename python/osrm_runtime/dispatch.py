@@ -1,5 +1,8 @@
 """The one function TypeScript calls. It never lets an exception escape: every outcome is a
-JSON string envelope, because exceptions crossing pythonia arrive with empty messages."""
+JSON string envelope, because exceptions crossing pythonia arrive with empty messages.
+
+Every payload passes the contract first (contract/): validated against the JSON Schema generated
+from the zod schemas, defaults filled in, built into the op's typed payload object."""
 
 from __future__ import annotations
 
@@ -7,18 +10,22 @@ import json
 import traceback
 from typing import Any, Optional
 
+from . import contract
 from .context import Context, ProgressSink, to_json_value
 from .registry import resolve
 
 
-def run_op(op: str, payload: dict, sink: Optional[ProgressSink] = None) -> Any:
-    func = resolve(op)
+def _without_demo_sources(payload: Any) -> Any:
     from .demo.suite import mentions_demo_source, resolve_demo_sources
 
-    if mentions_demo_source(payload):
-        # The demo suite is built from npm packages; the core only ever sees plain file sources.
-        payload = resolve_demo_sources(payload)
-    return func(payload, Context(op, sink))
+    # The demo suite is built from npm packages; the core only ever sees plain file sources.
+    return resolve_demo_sources(payload) if mentions_demo_source(payload) else payload
+
+
+def run_op(op: str, payload: Any, sink: Optional[ProgressSink] = None) -> Any:
+    func = resolve(op)
+    typed = contract.parse(op, payload, prepare=_without_demo_sources)
+    return func(typed, Context(op, sink))
 
 
 def dispatch(op: str, payload_json: str, sink: Optional[ProgressSink] = None) -> str:
@@ -34,5 +41,7 @@ def dispatch(op: str, payload_json: str, sink: Optional[ProgressSink] = None) ->
             "type": type(exc).__name__,
             "module": type(exc).__module__,
             "message": str(exc),
+            # A ValueError is bad input (a payload field, a file, a shape): the user's to fix.
+            "bad_input": isinstance(exc, ValueError),
             "traceback": traceback.format_exc(),
         })

@@ -8,8 +8,9 @@ module names lives in exactly one place.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
+
+from .contract.payloads import ModelSpec
 
 # family -> block -> module name suffixes (as peft's target_modules matches them)
 BLOCK_MODULES: dict[str, dict[str, list[str]]] = {
@@ -39,23 +40,12 @@ MODEL_TYPE_FAMILY = {
 DECODER_FAMILIES = {"llama", "mistral", "gpt2"}
 
 
-@dataclass
-class ModelSpec:
-    name_or_path: str
-    family: Optional[str] = None
-    dtype: str = "float32"
+def model_spec(name_or_path: str, **fields: Any) -> ModelSpec:
+    """A ModelSpec for a folder or hub id, the schema's defaults for the rest (for specs that do
+    not come from a payload: a merge manifest's base, a test's tiny model)."""
+    from .contract import parse_piece
 
-    @staticmethod
-    def parse(payload: dict) -> "ModelSpec":
-        if not isinstance(payload, dict) or not payload.get("name_or_path"):
-            raise ValueError("model.name_or_path is required (a hub id or a local model folder)")
-        family = payload.get("family")
-        if family is not None and family not in BLOCK_MODULES:
-            raise ValueError(f"model.family '{family}' is not one of {sorted(BLOCK_MODULES)}")
-        dtype = payload.get("dtype", "float32") or "float32"
-        if dtype not in ("float32", "bfloat16", "auto"):
-            raise ValueError(f"model.dtype '{dtype}' is not one of float32, bfloat16, auto")
-        return ModelSpec(str(payload["name_or_path"]), family, dtype)
+    return parse_piece(ModelSpec, {"name_or_path": name_or_path, **fields})
 
 
 def device() -> "Any":

@@ -1,8 +1,10 @@
 """The table of operations TypeScript may call, by name.
 
 Each entry maps an op name to "module:function" inside osrm_runtime. The function takes
-(payload: dict, ctx: Context) and returns a JSON-encodable value. Modules are imported on first
-use so that listing or calling a light op never pays for torch.
+(payload, ctx): the payload as the op's typed object (contract/payloads.py), ctx a Context; it
+returns a JSON-encodable value. Modules are imported on first use so that listing or calling a
+light op never pays for torch. Every op here has its payload and result declared once, in
+src/ops/ (a test checks the two lists agree).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ OPS: dict[str, str] = {
     "transform": "osrm.transform:transform",
     "diagnose": "osrm.diagnose:diagnose",
     # the embedded demo (python/osrm_runtime/demo/): real labelled tasks from the npm data packages
-    "build_demo_tasks": "demo.tasks:build_demo_tasks",
+    "build_demo_tasks": "demo.ops:build_demo_tasks",
 }
 
 # Boundary tests and fixtures (python/osrm_runtime/testing/): registered only when tests ask.
@@ -38,6 +40,7 @@ TESTING_OPS: dict[str, str] = {
     "sleep": "testing.ops:sleep",
     "make_test_fixture": "testing.fixtures:make_test_fixture",
     "make_test_adapter": "testing.adapters:make_test_adapter",
+    "parse_payload": "testing.ops:parse_payload",
 }
 TESTING_ENV = "OSRM_TESTING_OPS"
 

@@ -7,15 +7,15 @@ import types
 
 import pytest
 
-from osrm_runtime.data import TaskSpec, load_examples
+from osrm_runtime.data import load_examples, task_spec
 
 
 def glue(task, glue_dir=None, **extra):
-    return TaskSpec.parse({"name": task, "source": {"kind": "glue", "task": task, "dir": glue_dir}, **extra})
+    return task_spec({"name": task, "source": {"kind": "glue", "task": task, "dir": glue_dir}, **extra})
 
 
 def files(train, eval_=None, **source):
-    return TaskSpec.parse({"name": "mine", "source": {"kind": "files", "train": str(train),
+    return task_spec({"name": "mine", "source": {"kind": "files", "train": str(train),
                                                       "eval": str(eval_ or train), **source}})
 
 

@@ -12,8 +12,9 @@ import shutil
 import pytest
 
 from osrm_runtime.demo import corpus
+from osrm_runtime.testing.calls import call_op
 from osrm_runtime.demo import tasks as demo_tasks
-from osrm_runtime.data.examples import TaskSpec, load_examples
+from osrm_runtime.data.examples import load_examples, task_spec
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 NODE_MODULES = os.path.join(REPO, "node_modules")
@@ -56,7 +57,7 @@ def mini_node_modules(tmp_path_factory):
 @pytest.fixture(scope="module")
 def built(mini_node_modules, tmp_path_factory):
     out = str(tmp_path_factory.mktemp("demo") / "a")
-    index = demo_tasks.build_demo_tasks({"node_modules": mini_node_modules, "out": out, "seed": 42,
+    index = call_op("build_demo_tasks", {"node_modules": mini_node_modules, "out": out, "seed": 42,
                                          "sizes": SIZES})
     return out, index
 
@@ -126,7 +127,7 @@ def test_emails_and_addresses_split_by_document(built, mini_node_modules):
 def test_files_load_with_the_files_loader(built):
     out, index = built
     for t in index["tasks"]:
-        spec = TaskSpec.parse(demo_tasks.task_payload(out, t))
+        spec = task_spec(demo_tasks.task_payload(out, t))
         train, evals = load_examples(spec, "train"), load_examples(spec, "eval")
         assert len(train) == t["sizes"]["train"] and len(evals) == t["sizes"]["eval"]
         assert (train.text_b is not None) == (len(t["text"]) == 2)
@@ -136,9 +137,12 @@ def test_files_load_with_the_files_loader(built):
 def test_op_is_registered_and_checks_its_payload(tmp_path, mini_node_modules):
     from osrm_runtime.registry import resolve
 
-    assert resolve("build_demo_tasks") is demo_tasks.build_demo_tasks
-    with pytest.raises(ValueError, match="out"):
-        demo_tasks.build_demo_tasks({"node_modules": NODE_MODULES, "seed": 42})
+    from osrm_runtime.demo import ops as demo_ops
+    from osrm_runtime.testing.calls import call_op
+
+    assert resolve("build_demo_tasks") is demo_ops.build_demo_tasks
+    with pytest.raises(ValueError, match="build_demo_tasks: out: is required"):
+        call_op("build_demo_tasks", {"node_modules": NODE_MODULES, "seed": 42})
     # the tasks kept out of the suite still build by name
     names = ["sotu_party", "sotu_pair", "subject_body"]
     extra = demo_tasks.build(mini_node_modules, str(tmp_path / "x"), 42, tasks=names, sizes=SIZES)

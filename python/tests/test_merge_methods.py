@@ -1,6 +1,7 @@
 """Every merging method against a small reference written plainly in numpy (loops, sorts, lstsq),
 on random tensors, plus the exact identities each method must satisfy."""
 
+import os
 import numpy as np
 import pytest
 import torch
@@ -309,7 +310,7 @@ def test_iso_cts_matches_reference():
 def test_every_method_describes_itself_and_rejects_out_of_range_values():
     for m in METHODS:
         d = m.describe()
-        assert d["name"] and d["pretty_name"] and d["paper"].startswith("https://")
+        assert d["name"] and d["display_name"] and d["reference"]["url"].startswith("https://")
         assert any(p["name"] == "lambda" for p in d["hyperparameters"])
     with pytest.raises(ValueError, match="'density' is 1.5, outside its range"):
         parse_method({"name": "ties", "density": 1.5})
@@ -333,3 +334,22 @@ def test_every_method_runs_on_matrices_and_vectors():
         if not m.lora_only:
             data = {"fisher": [torch.rand(D_OUT) for _ in range(T)]} if "fisher" in m.data else {}
             assert m.build(m.resolve({})).merge(module(deltas=vectors, stats=data)).delta.shape == (D_OUT,)
+
+
+def test_the_generated_registry_file_is_current():
+    from osrm_runtime.merge.registry import GENERATED_FILE, registry_json
+
+    path = os.path.join(os.path.dirname(__file__), "..", "..", GENERATED_FILE)
+    with open(path, encoding="utf-8") as f:
+        assert f.read() == registry_json(), f"{GENERATED_FILE} is stale: run `npm run contract`"
+
+
+def test_methods_that_declare_a_linear_combination_are_exactly_that_combination():
+    f = lora_factors(20)
+    deltas = [b @ a for b, a in f]
+    linear = [m for m in METHODS if m.linear_combination]
+    assert {m.name for m in linear} == {"weight_averaging", "task_arithmetic", "knots_ta", "core_space_ta"}
+    for m in linear:
+        out = m.build(m.resolve({})).merge(module(f)).delta
+        expected = sum(deltas) / (len(deltas) if m.linear_combination == "mean" else 1)
+        assert torch.allclose(out, expected, atol=1e-5), m.name

@@ -9,10 +9,10 @@ import shutil
 import pytest
 import torch
 
-from osrm_runtime.merge.materialize import export_task_model, load_merged_task_model
-from osrm_runtime.merge.ops import evaluate, merge
+from osrm_runtime.merge.materialize import load_merged_task_model
 from osrm_runtime.testing.adapters import make_adapter
-from osrm_runtime.models import ModelSpec, load_classifier, load_tokenizer
+from osrm_runtime.models import model_spec, load_classifier, load_tokenizer
+from osrm_runtime.testing.calls import call_op
 
 
 def task(name, glue_dir):
@@ -27,7 +27,7 @@ def adapters(tiny_roberta, glue_dir, tmp_path_factory):
 
 
 def logits_of(model, tiny_roberta, texts=("good film was great", "the plot was awful and dull")):
-    tok = load_tokenizer(ModelSpec(tiny_roberta))
+    tok = load_tokenizer(model_spec(tiny_roberta))
     batch = tok(list(texts), padding=True, return_tensors="pt")
     with torch.no_grad():
         return model.eval()(**batch).logits
@@ -37,14 +37,14 @@ def peft_model(tiny_roberta, *paths):
     """Applies adapters one after another with peft's own merge (the last one's head stays)."""
     from peft import PeftModel
 
-    model = load_classifier(ModelSpec(tiny_roberta), 2)
+    model = load_classifier(model_spec(tiny_roberta), 2)
     for path in paths:
         model = PeftModel.from_pretrained(model, path).merge_and_unload()
     return model
 
 
 def do_merge(tiny_roberta, adapters, out, **method):
-    return merge({"model": {"name_or_path": tiny_roberta}, "adapters": adapters, "method": method, "out": str(out),
+    return call_op("merge", {"model": {"name_or_path": tiny_roberta}, "adapters": adapters, "method": method, "out": str(out),
                   "data": {"examples": 8}}, None)
 
 
@@ -116,7 +116,7 @@ def test_export_is_loadable_by_transformers(tiny_roberta, adapters, tmp_path):
     from transformers import AutoModelForSequenceClassification
 
     result = do_merge(tiny_roberta, adapters, tmp_path / "m", name="ties", density=0.5)
-    export_task_model({"merged": result["out"], "task": "rte", "out": str(tmp_path / "rte-model")}, None)
+    call_op("export_merged_task", {"merged": result["out"], "task": "rte", "out": str(tmp_path / "rte-model")}, None)
     loaded = AutoModelForSequenceClassification.from_pretrained(str(tmp_path / "rte-model"))
     direct = load_merged_task_model(result["out"], "rte")
     assert torch.allclose(logits_of(loaded, tiny_roberta), logits_of(direct, tiny_roberta), atol=1e-6)
@@ -128,7 +128,7 @@ def test_full_fine_tuned_models_merge_tensor_by_tensor(tiny_roberta, tmp_path):
     folders, deltas = [], []
     for t, name in enumerate(("sst2", "rte")):
         torch.manual_seed(t)
-        model = load_classifier(ModelSpec(tiny_roberta), 2)
+        model = load_classifier(model_spec(tiny_roberta), 2)
         change = {}
         with torch.no_grad():
             for key, p in model.roberta.named_parameters():
@@ -138,7 +138,7 @@ def test_full_fine_tuned_models_merge_tensor_by_tensor(tiny_roberta, tmp_path):
         model.save_pretrained(str(tmp_path / name))
         folders.append({"task": name, "path": str(tmp_path / name)})
         deltas.append(change)
-    result = merge({"model": {"name_or_path": tiny_roberta}, "adapters": folders,
+    result = call_op("merge", {"model": {"name_or_path": tiny_roberta}, "adapters": folders,
                     "method": {"name": "weight_averaging"}, "out": str(tmp_path / "merged")}, None)
     stored = load_file(result["files"]["delta"])
     assert result["kind"] == "full" and set(stored) == set(deltas[0])  # unchanged tensors stay with the base
@@ -159,7 +159,7 @@ def test_bad_inputs_fail_clearly_before_any_work(tiny_roberta, adapters, glue_di
 
     def attempt(items, **method):
         with pytest.raises(ValueError) as info:
-            merge({"model": {"name_or_path": tiny_roberta}, "adapters": items,
+            call_op("merge", {"model": {"name_or_path": tiny_roberta}, "adapters": items,
                    "method": method or {"name": "ties"}, "out": str(out)}, None)
         assert not out.exists()
         return str(info.value)
@@ -188,14 +188,14 @@ def test_bad_inputs_fail_clearly_before_any_work(tiny_roberta, adapters, glue_di
 
     headless = _broken_copy(adapters[1]["path"], tmp_path / "headless", drop_head)
     assert "no classification head" in attempt([adapters[0], {"task": "rte", "path": headless}])
-    assert "outside its range" in attempt(adapters, name="ties", density=2.0)
+    assert "method.density: must be <= 1, got 2.0" in attempt(adapters, name="ties", density=2.0)
     assert "full task spec" in attempt([{"task": "sst2", "path": adapters[0]["path"]}], name="fisher")
 
 
 def test_evaluate_reports_tasks_average_and_normalized(tiny_roberta, adapters, tmp_path):
     result = do_merge(tiny_roberta, adapters, tmp_path / "e", name="task_arithmetic")
     tasks = [{"task": a["task"], "adapter": a["path"]} for a in adapters]
-    report = evaluate({"model": {"name_or_path": tiny_roberta}, "merged": result["out"], "tasks": tasks,
+    report = call_op("evaluate", {"model": {"name_or_path": tiny_roberta}, "merged": result["out"], "tasks": tasks,
                        "split": "eval"}, None)
     assert set(report["tasks"]) == {"sst2", "rte"}
     for name, entry in report["tasks"].items():
@@ -204,14 +204,14 @@ def test_evaluate_reports_tasks_average_and_normalized(tiny_roberta, adapters, t
             assert entry["normalized"] == pytest.approx(entry["score"] / entry["individual"]["score"])
     assert report["average"] == pytest.approx(sum(t["score"] for t in report["tasks"].values()) / 2)
     # lambda 0 is the base model with each task's head; individual scores can be passed in
-    base_only = evaluate({"model": {"name_or_path": tiny_roberta}, "merged": result["out"], "tasks": tasks,
+    base_only = call_op("evaluate", {"model": {"name_or_path": tiny_roberta}, "merged": result["out"], "tasks": tasks,
                           "lambda": 0.0, "individual": {"sst2": 1.0, "rte": 0.5}}, None)
     assert base_only["lambda"] == 0.0
     assert base_only["tasks"]["rte"]["normalized"] == pytest.approx(base_only["tasks"]["rte"]["score"] / 0.5)
 
 
 def test_search_uses_a_training_holdout_and_writes_the_robustness_curve(tiny_roberta, adapters, glue_dir, tmp_path):
-    result = merge({"model": {"name_or_path": tiny_roberta}, "adapters": adapters,
+    result = call_op("merge", {"model": {"name_or_path": tiny_roberta}, "adapters": adapters,
                     "method": {"name": "dare_ties", "seed": 3},
                     "search": {"grid": {"lambda": [0.5, 1.0, 1.5], "drop_rate": [0.0, 0.5]},
                                "holdout": {"count": 16, "seed": 1}},

@@ -7,11 +7,12 @@ import pytest
 import torch
 
 from osrm_runtime.context import Context
-from osrm_runtime.data import TaskSpec, load_examples
+from osrm_runtime.data import load_examples, task_spec
 from osrm_runtime.data.batches import encode, iterate_batches
-from osrm_runtime.models import ModelSpec, adapted_module_names, load_classifier, load_tokenizer
+from osrm_runtime.models import model_spec, adapted_module_names, load_classifier, load_tokenizer
 from osrm_runtime.osrm import hooks, stats as stats_op
 from osrm_runtime.osrm.stats_cache import load_stats
+from osrm_runtime.testing.calls import call_op
 
 
 def _ctx(lines=None):
@@ -53,12 +54,12 @@ def _brute_force(model, encoded, modules, pad_to=None, pad_id=1):
 @pytest.mark.parametrize("fixture", ["tiny_roberta", "tiny_llama"])
 def test_batched_second_moment_equals_brute_force_without_pad_tokens(fixture, glue_dir, request):
     path = request.getfixturevalue(fixture)
-    spec = ModelSpec(path)
+    spec = model_spec(path)
     model = load_classifier(spec, num_labels=2).eval()
     tok = load_tokenizer(spec)
     family = "roberta" if "roberta" in fixture else "llama"
     modules = adapted_module_names(model, family, ["q", "k", "v"])
-    examples = load_examples(TaskSpec.parse(_task(glue_dir, "mrpc")), "train").sample(7, 0)
+    examples = load_examples(task_spec(_task(glue_dir, "mrpc")), "train").sample(7, 0)
     encoded = encode(tok, examples, 128)
     lengths = [len(s) for s in encoded.input_ids]
     assert len(set(lengths)) > 1  # padding really happens inside a batch
@@ -78,11 +79,11 @@ def test_batched_second_moment_equals_brute_force_without_pad_tokens(fixture, gl
 
 
 def test_all_positions_mean_matches_padding_each_example_to_max_length(tiny_roberta, glue_dir):
-    spec = ModelSpec(tiny_roberta)
+    spec = model_spec(tiny_roberta)
     model = load_classifier(spec, num_labels=2).eval()
     tok = load_tokenizer(spec)
     modules = adapted_module_names(model, "roberta", ["q", "v"])
-    examples = load_examples(TaskSpec.parse(_task(glue_dir, "sst2")), "train").sample(5, 1)
+    examples = load_examples(task_spec(_task(glue_dir, "sst2")), "train").sample(5, 1)
     encoded = encode(tok, examples, 32)
     moments = hooks.collect_moments(model, iterate_batches(encoded, 4, tok.pad_token_id, pad_to=32), modules,
                                     "all-positions")
@@ -104,8 +105,8 @@ def test_collect_stats_writes_a_reusable_file_with_metadata(tiny_roberta, glue_d
     calls = []
     real = hooks.collect_moments
     monkeypatch.setattr(hooks, "collect_moments", lambda *a, **k: calls.append(1) or real(*a, **k))
-    first = stats_op.collect_stats(_payload(tiny_roberta, glue_dir, "sst2", tmp_path), _ctx())
-    again = stats_op.collect_stats(_payload(tiny_roberta, glue_dir, "sst2", tmp_path), _ctx())
+    first = call_op("collect_stats", _payload(tiny_roberta, glue_dir, "sst2", tmp_path), _ctx())
+    again = call_op("collect_stats", _payload(tiny_roberta, glue_dir, "sst2", tmp_path), _ctx())
     assert (first["cached"], again["cached"], len(calls)) == (False, True, 1)
     assert first["file"] == again["file"] and first["samples"] == 20 and first["inputs"] == 2
     assert len(first["modules"]) == 4 and first["tokens"] > 20
@@ -115,30 +116,30 @@ def test_collect_stats_writes_a_reusable_file_with_metadata(tiny_roberta, glue_d
     assert S.dtype == torch.float32 and S.shape == (32, 32) and torch.allclose(S, S.T)
     assert loaded.tokens(first["modules"][1]) == first["tokens"]
     # another seed or pooling is another file; an all-positions file also answers masked requests
-    other = stats_op.collect_stats(_payload(tiny_roberta, glue_dir, "sst2", tmp_path / "b", seed=4), _ctx())
+    other = call_op("collect_stats", _payload(tiny_roberta, glue_dir, "sst2", tmp_path / "b", seed=4), _ctx())
     assert other["file"] != first["file"] and not other["cached"]
-    full = stats_op.collect_stats(_payload(tiny_roberta, glue_dir, "mrpc", tmp_path / "c", pooling="all-positions"), _ctx())
-    masked = stats_op.collect_stats(_payload(tiny_roberta, glue_dir, "mrpc", tmp_path / "c"), _ctx())
+    full = call_op("collect_stats", _payload(tiny_roberta, glue_dir, "mrpc", tmp_path / "c", pooling="all-positions"), _ctx())
+    masked = call_op("collect_stats", _payload(tiny_roberta, glue_dir, "mrpc", tmp_path / "c"), _ctx())
     assert masked["cached"] and masked["file"] == full["file"] and len(calls) == 3
 
 
 def test_fewer_examples_than_k_is_used_and_reported(tiny_roberta, glue_dir, tmp_path):
     lines = []
-    result = stats_op.collect_stats(_payload(tiny_roberta, glue_dir, "rte", tmp_path, samples=500), _ctx(lines))
+    result = call_op("collect_stats", _payload(tiny_roberta, glue_dir, "rte", tmp_path, samples=500), _ctx(lines))
     assert result["samples"] == 200 and "fewer than osrm.samples=500" in result["warnings"][0]
     assert any("fewer than" in (e.get("message") or "") for e in lines)
 
 
 def test_bad_blocks_and_bad_input_name_the_field(tiny_roberta, glue_dir, tmp_path):
     bad = _payload(tiny_roberta, glue_dir, "sst2", tmp_path)
-    with pytest.raises(ValueError, match="lora.blocks"):
-        stats_op.collect_stats({**bad, "blocks": ["attn"]}, _ctx())
+    with pytest.raises(ValueError, match=r"blocks\[0\]: must be one of"):
+        call_op("collect_stats", {**bad, "blocks": ["attn"]}, _ctx())
     with pytest.raises(ValueError, match="match no linear module.*its linear modules include"):
-        stats_op.collect_stats({**bad, "model": {"name_or_path": tiny_roberta, "family": "llama"}}, _ctx())
+        call_op("collect_stats", {**bad, "model": {"name_or_path": tiny_roberta, "family": "llama"}}, _ctx())
     with pytest.raises(ValueError, match="osrm.pooling"):
-        stats_op.collect_stats(_payload(tiny_roberta, glue_dir, "sst2", tmp_path, pooling="mean"), _ctx())
+        call_op("collect_stats", _payload(tiny_roberta, glue_dir, "sst2", tmp_path, pooling="mean"), _ctx())
     with pytest.raises(ValueError, match="cache_dir"):
-        stats_op.collect_stats({**bad, "cache_dir": None}, _ctx())
+        call_op("collect_stats", {**bad, "cache_dir": None}, _ctx())
     with pytest.raises(ValueError, match="does not exist"):
         load_stats(str(tmp_path / "missing.safetensors"), "stats.sst2")
 

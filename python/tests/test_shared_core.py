@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 
 from osrm_runtime import metrics
-from osrm_runtime.data import TaskSpec, load_examples
+from osrm_runtime.data import load_examples, task_spec
 from osrm_runtime.data.batches import batch_order, encode, iterate_batches
-from osrm_runtime.models import ModelSpec, adapted_module_names, family_of, load_classifier, load_tokenizer
+from osrm_runtime.models import model_spec, adapted_module_names, family_of, load_classifier, load_tokenizer
 
 
 def test_tiny_models_load_as_classifiers_and_name_their_modules(tiny_roberta, tiny_llama):
     for path, family, expected in ((tiny_roberta, "roberta", "query"), (tiny_llama, "llama", "q_proj")):
-        spec = ModelSpec(path)
+        spec = model_spec(path)
         assert family_of(spec) == family
         model = load_classifier(spec, num_labels=3)
         names = adapted_module_names(model, family, ["q", "v"])
@@ -24,7 +24,7 @@ def test_tiny_models_load_as_classifiers_and_name_their_modules(tiny_roberta, ti
 
 
 def test_unknown_block_and_unmatched_modules_are_clear_errors(tiny_roberta):
-    model = load_classifier(ModelSpec(tiny_roberta), num_labels=2)
+    model = load_classifier(model_spec(tiny_roberta), num_labels=2)
     with pytest.raises(ValueError, match="lora.blocks"):
         adapted_module_names(model, "roberta", ["attn"])
     with pytest.raises(ValueError, match="match no linear module"):
@@ -32,14 +32,14 @@ def test_unknown_block_and_unmatched_modules_are_clear_errors(tiny_roberta):
 
 
 def test_glue_folder_tasks_load_with_labels_and_pairs(glue_dir):
-    sst2 = load_examples(TaskSpec.parse({"name": "sst2", "source": {"kind": "glue", "task": "sst2", "dir": glue_dir}}), "train")
+    sst2 = load_examples(task_spec({"name": "sst2", "source": {"kind": "glue", "task": "sst2", "dir": glue_dir}}), "train")
     assert len(sst2) == 200 and sst2.text_b is None and set(sst2.labels) == {0, 1}
-    mrpc = load_examples(TaskSpec.parse({"name": "mrpc", "source": {"kind": "glue", "task": "mrpc", "dir": glue_dir},
+    mrpc = load_examples(task_spec({"name": "mrpc", "source": {"kind": "glue", "task": "mrpc", "dir": glue_dir},
                                          "max_eval": 50}), "eval")
     assert len(mrpc) == 50 and mrpc.text_b is not None
-    stsb = load_examples(TaskSpec.parse({"name": "stsb", "source": {"kind": "glue", "task": "stsb", "dir": glue_dir}}), "eval")
+    stsb = load_examples(task_spec({"name": "stsb", "source": {"kind": "glue", "task": "stsb", "dir": glue_dir}}), "eval")
     assert stsb.regression and all(isinstance(x, float) for x in stsb.labels)
-    cola = load_examples(TaskSpec.parse({"name": "cola", "source": {"kind": "glue", "task": "cola", "dir": glue_dir}}), "train")
+    cola = load_examples(task_spec({"name": "cola", "source": {"kind": "glue", "task": "cola", "dir": glue_dir}}), "train")
     assert len(cola) == 200
 
 
@@ -47,21 +47,21 @@ def test_file_tasks_name_missing_columns_and_bad_labels(tmp_path):
     train = tmp_path / "train.jsonl"
     train.write_text("\n".join(json.dumps({"t": f"text {i}", "y": "a" if i % 2 else "b"}) for i in range(10)))
     spec = {"name": "mine", "source": {"kind": "files", "train": str(train), "eval": str(train), "text": ["t"], "label": "y"}}
-    ex = load_examples(TaskSpec.parse(spec), "train")
+    ex = load_examples(task_spec(spec), "train")
     assert ex.label_names == ["a", "b"] and ex.num_labels == 2
     bad = dict(spec, source=dict(spec["source"], label="label"))
     with pytest.raises(ValueError, match="no column 'label'.*columns: t, y"):
-        load_examples(TaskSpec.parse(bad), "train")
-    fixed = dict(spec, source=dict(spec["source"], labels=["a"]))
+        load_examples(task_spec(bad), "train")
+    fixed = dict(spec, source=dict(spec["source"], labels=["a", "c"]))
     with pytest.raises(ValueError, match="not in the label set"):
-        load_examples(TaskSpec.parse(fixed), "train")
+        load_examples(task_spec(fixed), "train")
     with pytest.raises(ValueError, match="does not exist"):
-        load_examples(TaskSpec.parse(dict(spec, source=dict(spec["source"], train=str(tmp_path / "nope.csv")))), "train")
+        load_examples(task_spec(dict(spec, source=dict(spec["source"], train=str(tmp_path / "nope.csv")))), "train")
 
 
 def test_dynamic_padding_and_length_grouping(tiny_roberta, glue_dir):
-    tok = load_tokenizer(ModelSpec(tiny_roberta))
-    ex = load_examples(TaskSpec.parse({"name": "sst2", "source": {"kind": "glue", "task": "sst2", "dir": glue_dir}}), "train")
+    tok = load_tokenizer(model_spec(tiny_roberta))
+    ex = load_examples(task_spec({"name": "sst2", "source": {"kind": "glue", "task": "sst2", "dir": glue_dir}}), "train")
     enc = encode(tok, ex, 128)
     widths = [b["input_ids"].shape[1] for b in iterate_batches(enc, 16, tok.pad_token_id, shuffle=True, seed=1,
                                                               group_by_length=True)]

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from osrm_runtime.dispatch import run_op
-from osrm_runtime.models import ModelSpec, load_tokenizer
+from osrm_runtime.models import model_spec, load_tokenizer
 
 FAST = {"lr": 1e-2, "batch_size": 8, "warmup_ratio": 0.0, "scheduler": "constant", "eval_batch_size": 64}
 
@@ -52,7 +52,7 @@ def reload_logits(base, adapter, num_labels, texts):
 
     model = PeftModel.from_pretrained(AutoModelForSequenceClassification.from_pretrained(base, num_labels=num_labels),
                                       adapter).eval()
-    tok = load_tokenizer(ModelSpec(base))
+    tok = load_tokenizer(model_spec(base))
     with torch.no_grad():
         rows = []
         for a, b in texts:  # one at a time: no padding, so this path shares nothing with training's batching
@@ -62,9 +62,9 @@ def reload_logits(base, adapter, num_labels, texts):
 
 
 def eval_texts(glue_dir, task="sst2"):
-    from osrm_runtime.data import TaskSpec, load_examples
+    from osrm_runtime.data import load_examples, task_spec
 
-    ex = load_examples(TaskSpec.parse({"name": task, "source": {"kind": "glue", "task": task, "dir": glue_dir}}), "eval")
+    ex = load_examples(task_spec({"name": task, "source": {"kind": "glue", "task": task, "dir": glue_dir}}), "eval")
     return [(a, ex.text_b[i] if ex.text_b else None) for i, a in enumerate(ex.text_a)], ex
 
 
@@ -124,13 +124,14 @@ def test_regression_task_reports_pearson_and_spearman(tiny_roberta, glue_dir, tm
 
 def _osrm_like_adapter(model, out, rank=8, blocks=("q", "v")):
     """A PEFT adapter with orthonormal A rows and B = 0, saved the way osrm_init saves one."""
+    from osrm_runtime.contract import parse_piece
+    from osrm_runtime.contract.payloads import GaussianInit, LoraSetting
     from osrm_runtime.models import load_classifier
-    from osrm_runtime.train.config import InitSpec, LoraSpec
     from osrm_runtime.train.lora import build_lora_model
 
     torch.manual_seed(123)
-    peft_model = build_lora_model(load_classifier(ModelSpec(model), 2), "roberta",
-                                  LoraSpec(rank, 16, 0.0, list(blocks), "none"), InitSpec("gaussian"))
+    lora = parse_piece(LoraSetting, {"rank": rank, "alpha": 16, "blocks": list(blocks)})
+    peft_model = build_lora_model(load_classifier(model_spec(model), 2), "roberta", lora, GaussianInit(kind="gaussian"))
     with torch.no_grad():
         for name, p in peft_model.named_parameters():
             if ".lora_A." in name:

@@ -100,19 +100,27 @@ def test_optimizer_state_round_trips_through_flat_tensors(tmp_path):
             assert torch.equal(torch.as_tensor(a["state"][i][key]), torch.as_tensor(b["state"][i][key]))
 
 
-def test_linear_schedule_matches_transformers():
+def test_the_schedule_is_transformers_warmup_then_linear_decay():
+    import math
+
     import torch
     from transformers import get_linear_schedule_with_warmup
 
-    from osrm_runtime.train.config import TRAINING_DEFAULTS, TrainingSpec
-    from osrm_runtime.train.recipe import lr_schedule
+    from osrm_runtime.contract import parse_piece
+    from osrm_runtime.contract.payloads import TrainingSetting
+    from osrm_runtime.train.recipe import make_scheduler
 
-    training = TrainingSpec(**{**TRAINING_DEFAULTS, "lr": 4e-4, "warmup_ratio": 0.06})
+    training = parse_piece(TrainingSetting, {"lr": 4e-4, "warmup_ratio": 0.06})
     total = 157
-    ours = lr_schedule(training, total)
-    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=4e-4)
-    sched = get_linear_schedule_with_warmup(opt, num_warmup_steps=10, num_training_steps=total)  # ceil(0.06*157)
-    for step in range(total):
-        assert ours(step) == pytest.approx(opt.param_groups[0]["lr"], abs=1e-12)
-        opt.step()
-        sched.step()
+    ours = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=training.lr)
+    theirs = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=training.lr)
+    a = make_scheduler(ours, training, total)
+    b = get_linear_schedule_with_warmup(theirs, num_warmup_steps=math.ceil(0.06 * total), num_training_steps=total)
+    seen = []
+    for _ in range(total):
+        assert ours.param_groups[0]["lr"] == theirs.param_groups[0]["lr"]
+        seen.append(ours.param_groups[0]["lr"])
+        ours.step(), theirs.step(), a.step(), b.step()
+    assert seen[0] == 0 and max(seen) == pytest.approx(4e-4) and seen[-1] < 1e-5
+    # its state is plain JSON, as the checkpoint stores it
+    assert json.loads(json.dumps(a.state_dict()))["last_epoch"] == total

@@ -4,7 +4,7 @@ import { stringify } from "yaml";
 import { loadExperiment } from "../config/load.ts";
 import type { Experiment } from "../config/resolve.ts";
 import type { CommandRegistrar } from "./context.ts";
-import { collect } from "./repeatable.ts";
+import { collect } from "./flags.ts";
 
 export interface ExperimentFlags {
   set: string[];

@@ -9,9 +9,10 @@ import { planExperiment } from "../plan/planner.ts";
 import { packageRoot } from "../runtime/paths.ts";
 import { JobStore } from "../store/job-store.ts";
 import type { ExperimentFlags } from "./config.ts";
+import type { DiagnoseResult } from "../ops/diagnose.ts";
 import type { CommandRegistrar } from "./context.ts";
 import { executePlan } from "./run.ts";
-import { collect } from "./repeatable.ts";
+import { collect } from "./flags.ts";
 
 export const DEMO_CONFIG = join(packageRoot, "configs", "demo.yaml");
 
@@ -19,10 +20,6 @@ interface DemoFlags extends ExperimentFlags {
   jobs?: string;
 }
 
-interface DiagnoseResult {
-  off_diagonal_mean?: number | null;
-  diagonal_mean?: number | null;
-}
 
 
 export const registerDemo: CommandRegistrar = (program, context) => {

@@ -1,35 +1,19 @@
 /** `osrm diagnose`: the T x T interference matrix of adapters on the tasks' inputs (op diagnose). */
 import { join, resolve } from "node:path";
-import { UsageError } from "../errors.ts";
+import { diagnose, type DiagnoseResult } from "../ops/diagnose.ts";
+import { callOp } from "../ops/op.ts";
+import { collectStatistics } from "./collect-statistics.ts";
 import type { CommandRegistrar } from "./context.ts";
-import { collectStats, modelOptions, modelPayload, resolveTasks, samplingOptions, taskOptions, type ModelFlags, type SamplingFlags, type TaskFlags } from "./stats.ts";
+import { modelOptions, samplingOptions, taskOptions, taskPathPairs, type ModelFlags, type SamplingFlags, type TaskFlags } from "./flags.ts";
+import { modelPayload, resolveTasks } from "./payload-pieces.ts";
 
 interface DiagnoseFlags extends ModelFlags, TaskFlags, SamplingFlags {
-  adapter: string[];
-  stats?: string[];
+  adapter: [string, string][];
+  stats?: [string, string][];
   statsDir?: string;
   out: string;
   title?: string;
 }
-
-interface DiagnoseResult {
-  matrix: number[][];
-  tasks: string[];
-  inputs: string[];
-  image: string;
-  table: string;
-  csv: string;
-  json: string;
-  modules: number;
-  diagonal_mean: number | null;
-  off_diagonal_mean: number | null;
-}
-
-const pair = (flag: string) => (value: string, previous: [string, string][] = []) => {
-  const at = value.indexOf("=");
-  if (at < 1) throw new UsageError(`${flag} expects TASK=PATH, got '${value}'`);
-  return [...previous, [value.slice(0, at), value.slice(at + 1)] as [string, string]];
-};
 
 function human(r: DiagnoseResult): string {
   const width = Math.max(8, ...r.inputs.map((t) => t.length));
@@ -43,8 +27,8 @@ function human(r: DiagnoseResult): string {
 export const registerDiagnose: CommandRegistrar = (program, context) => {
   samplingOptions(taskOptions(modelOptions(program.command("diagnose"))))
     .description("measure interference: how much each adapter shifts each task's layer outputs, as a matrix, tables and a heat map")
-    .requiredOption("--adapter <task=dir>", "a task's LoRA adapter (PEFT folder); repeatable", pair("--adapter") as never)
-    .option("--stats <task=file>", "a task's statistics file (from `osrm stats`); repeatable; else collected for --tasks/--task-file", pair("--stats") as never)
+    .requiredOption("--adapter <task=dir>", "a task's LoRA adapter (PEFT folder); repeatable", taskPathPairs("--adapter") as never)
+    .option("--stats <task=file>", "a task's statistics file (from `osrm stats`); repeatable; else collected for --tasks/--task-file", taskPathPairs("--stats") as never)
     .option("--stats-dir <dir>", "statistics cache when collecting (default: <out>/stats)")
     .requiredOption("--out <dir>", "folder for interference.{json,csv,md,png}")
     .option("--title <title>", "heat map title")
@@ -61,21 +45,17 @@ Example:
     )
     .action(async (flags: DiagnoseFlags) => {
       const ctx = context();
-      const adapters = (flags.adapter as unknown as [string, string][]).map(([task, path]) => ({ task, path: resolve(path) }));
-      const given = (flags.stats as unknown as [string, string][] | undefined) ?? [];
+      const adapters = flags.adapter.map(([task, path]) => ({ task, path: resolve(path) }));
+      const given = flags.stats ?? [];
       const tasks = resolveTasks(flags, given.length === 0);
       const model = modelPayload(flags);
       const result = await ctx.withRuntime("bridge", async (rt) => {
         const stats: Record<string, string> = Object.fromEntries(given.map(([t, f]) => [t, resolve(f)]));
         if (tasks.length) {
-          const collected = await collectStats(rt, ctx, model, tasks, flags, flags.statsDir ?? join(flags.out, "stats"));
+          const collected = await collectStatistics(rt, ctx, model, tasks, flags, flags.statsDir ?? join(flags.out, "stats"));
           for (const [t, r] of Object.entries(collected)) stats[t] = r.file;
         }
-        return rt.call<DiagnoseResult>(
-          "diagnose",
-          { model, adapters, stats, out: resolve(flags.out), title: flags.title ?? null },
-          { onProgress: (e) => ctx.display.update(e), signal: ctx.signal },
-        );
+        return callOp(rt, diagnose, { model, adapters, stats, out: resolve(flags.out), title: flags.title ?? null }, { onProgress: (e) => ctx.display.update(e), signal: ctx.signal });
       });
       ctx.output(result, () => human(result));
     });

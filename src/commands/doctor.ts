@@ -2,22 +2,9 @@ import { execa } from "execa";
 import { existsSync } from "node:fs";
 import { isReady } from "../runtime/setup.ts";
 import { requirementsFile, venvDir, venvPython } from "../runtime/paths.ts";
+import { envInfo, type EnvInfo } from "../ops/runtime-info.ts";
+import { checkResult } from "../ops/op.ts";
 import type { CommandRegistrar } from "./context.ts";
-
-interface TorchInfo {
-  version: string;
-  cuda_available: boolean;
-  cuda_version: string | null;
-  gpus: string[];
-  bf16_supported: boolean;
-  threads: number;
-}
-interface EnvInfo {
-  python: string;
-  executable: string;
-  packages: Record<string, string | null>;
-  torch: TorchInfo | null;
-}
 
 export interface DoctorReport {
   node: string;
@@ -93,7 +80,7 @@ export const registerDoctor: CommandRegistrar = (program, context) => {
           reject: false,
         });
         if (r.exitCode !== 0 && !String(r.stdout).includes('"ok"')) throw new Error(String(r.stderr).trim().split("\n").pop());
-        return unwrapEnvelope<EnvInfo>("env_info", String(r.stdout).trim().split("\n").pop() ?? "");
+        return checkResult(envInfo, unwrapEnvelope("env_info", String(r.stdout).trim().split("\n").pop() ?? ""));
       });
       ctx.output(report, (v) => human(v as DoctorReport));
       if (report.problems.length) process.exitCode = 1;

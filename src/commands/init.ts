@@ -2,28 +2,22 @@
 import { Option } from "commander";
 import { join, resolve } from "node:path";
 import { UsageError } from "../errors.ts";
+import { callOp } from "../ops/op.ts";
+import { osrmInit, type InitResult } from "../ops/osrm-init.ts";
+import { collectStatistics } from "./collect-statistics.ts";
 import type { CommandRegistrar } from "./context.ts";
-import { collectStats, modelOptions, modelPayload, positiveInt, resolveTasks, samplingOptions, taskOptions, type ModelFlags, type SamplingFlags, type TaskFlags } from "./stats.ts";
+import { modelOptions, number, positiveInt, samplingOptions, taskOptions, type ModelFlags, type SamplingFlags, type TaskFlags } from "./flags.ts";
+import { checkBlocks, given, modelPayload, resolveTasks } from "./payload-pieces.ts";
 
 interface InitFlags extends ModelFlags, TaskFlags, SamplingFlags {
   out: string;
   statsDir?: string;
   target?: string[];
-  rank: number;
-  alpha: number;
-  dropout: number;
-  variant: "covariance" | "means";
-  weighting: "tokens" | "equal";
-}
-
-interface InitResult {
-  adapter: string;
-  modules: string[];
-  variant: string;
-  rank: number;
-  inputs: number;
-  others: string[];
-  residual: { mean: number; max: number };
+  rank?: number;
+  alpha?: number;
+  dropout?: number;
+  variant?: "covariance" | "means";
+  weighting?: "tokens" | "equal";
 }
 
 export const registerInit: CommandRegistrar = (program, context) => {
@@ -32,11 +26,11 @@ export const registerInit: CommandRegistrar = (program, context) => {
     .requiredOption("--out <dir>", "folder for the adapters: <out>/<task>")
     .option("--stats-dir <dir>", "statistics cache (default: <out>/stats)")
     .option("--target <tasks>", "initialise only these tasks (default: every task)", (v) => v.split(",").filter(Boolean))
-    .option("--rank <r>", "LoRA rank r", positiveInt("--rank"), 8)
-    .option("--alpha <alpha>", "LoRA alpha (scaling alpha / r)", Number, 16)
-    .option("--dropout <p>", "LoRA dropout", Number, 0)
-    .addOption(new Option("--variant <variant>", "covariance: eigenvectors of S_{-t} (the paper); means: null space of the other tasks' mean vectors (the authors' code)").choices(["covariance", "means"]).default("covariance"))
-    .addOption(new Option("--weighting <weighting>", "pool the other tasks by tokens, or weigh each task equally").choices(["tokens", "equal"]).default("tokens"))
+    .option("--rank <r>", "LoRA rank r (default 8)", positiveInt("--rank"))
+    .option("--alpha <alpha>", "LoRA alpha, scaling alpha / r (default 16)", number("--alpha"))
+    .option("--dropout <p>", "LoRA dropout (default 0)", number("--dropout"))
+    .addOption(new Option("--variant <variant>", "covariance: eigenvectors of S_{-t} (the paper; default); means: null space of the other tasks' mean vectors (the authors' code)").choices(["covariance", "means"]))
+    .addOption(new Option("--weighting <weighting>", "pool the other tasks by tokens (default), or weigh each task equally").choices(["tokens", "equal"]))
     .addHelpText(
       "after",
       `
@@ -53,17 +47,17 @@ Example:
       for (const t of targets) if (!tasks.some((task) => task.name === t)) throw new UsageError(`--target: '${t}' is not one of the tasks (${tasks.map((x) => x.name).join(", ")})`);
       const model = modelPayload(flags);
       const results = await ctx.withRuntime("bridge", async (rt) => {
-        const stats = await collectStats(rt, ctx, model, tasks, flags, flags.statsDir ?? join(flags.out, "stats"));
+        const stats = await collectStatistics(rt, ctx, model, tasks, flags, flags.statsDir ?? join(flags.out, "stats"));
         const out: Record<string, InitResult> = {};
         for (const target of targets) {
-          out[target] = await rt.call<InitResult>(
-            "osrm_init",
+          out[target] = await callOp(
+            rt,
+            osrmInit,
             {
-              model,
               task: target,
               stats: Object.fromEntries(Object.entries(stats).map(([k, v]) => [k, v.file])),
-              lora: { rank: flags.rank, alpha: flags.alpha, dropout: flags.dropout, blocks: flags.blocks },
-              osrm: { variant: flags.variant, samples: flags.k, pooling: flags.pooling, weighting: flags.weighting, seed: flags.seed },
+              lora: { ...given({ rank: flags.rank, alpha: flags.alpha, dropout: flags.dropout }), blocks: checkBlocks(flags.blocks) },
+              osrm: given({ variant: flags.variant, samples: flags.k, pooling: flags.pooling, weighting: flags.weighting, seed: flags.seed }),
               out: resolve(flags.out, target),
             },
             { onProgress: (e) => ctx.display.update(e), signal: ctx.signal },

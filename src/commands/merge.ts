@@ -9,12 +9,14 @@ import { type Command, InvalidArgumentError, Option } from "commander";
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
-import { MERGE_METHODS, methodSpec, MergeMethodName } from "../config/schema/merge-methods.ts";
+import { MERGE_METHOD_SPECS as MERGE_METHODS, methodSpec, MergeMethodName } from "../config/schema/merge-methods.ts";
 import { GlueTaskName } from "../config/glue.ts";
 import { UsageError } from "../errors.ts";
+import { merge, type MergeResult } from "../ops/merge.ts";
+import { callOp, checkPayload, PayloadError, type FullPayloadOf } from "../ops/op.ts";
 import type { CommandRegistrar } from "./context.ts";
-import { modelPayload, positiveInt, resolveTasks, type ModelFlags } from "./stats.ts";
-import { collect } from "./repeatable.ts";
+import { collect, modelOptions, positiveInt, type ModelFlags } from "./flags.ts";
+import { modelPayload, resolveTasks } from "./payload-pieces.ts";
 
 export interface MergeFlags extends Partial<ModelFlags> {
   adapter?: string[];
@@ -32,7 +34,8 @@ export interface MergeFlags extends Partial<ModelFlags> {
 }
 
 /** Every hyperparameter name of every method, once: each becomes a --kebab-case flag. */
-export const HYPERPARAMETERS = [...new Set(MERGE_METHODS.flatMap((m) => m.hyperparameters as string[]))];
+export const HYPERPARAMETERS = [...new Set(MERGE_METHODS.flatMap((m) => m.hyperparameters.map((h) => h.name)))];
+const takes = (m: (typeof MERGE_METHODS)[number], name: string) => m.hyperparameters.some((h) => h.name === name);
 const flagOf = (name: string) => `--${name.replaceAll("_", "-")}`;
 const camel = (name: string) => name.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
 
@@ -52,11 +55,11 @@ function readConfig(file: string): Record<string, unknown> {
   }
 }
 
-/** The merge op's payload from flags (and a --config file they override). Pure: tested directly. */
-export function buildMergePayload(flags: MergeFlags): Record<string, unknown> {
+/** The merge op's payload from flags (and a --config file they override), checked by its schema. Pure: tested directly. */
+export function buildMergePayload(flags: MergeFlags): FullPayloadOf<typeof merge> {
   const base = flags.config ? readConfig(flags.config) : {};
   const payload: Record<string, unknown> = { ...base };
-  if (flags.model) payload.model = modelPayload({ model: flags.model, family: flags.family, dtype: flags.dtype ?? "float32" });
+  if (flags.model) payload.model = modelPayload({ model: flags.model, family: flags.family, dtype: flags.dtype });
   if (!payload.model) throw new UsageError("no base model: give --model (or model in --config)");
 
   if (flags.adapter?.length) {
@@ -68,7 +71,7 @@ export function buildMergePayload(flags: MergeFlags): Record<string, unknown> {
     // A task spec when we can make one (GLUE name or --task-file): data-driven methods and
     // --evaluate read the task's data; otherwise the name alone is enough to merge.
     const files = resolveTasks({ taskFile: flags.taskFile }, false);
-    payload.adapters = pairs.map(({ name, path }) => {
+    payload.adapters = pairs.map(({ name, path }: { name: string; path: string }) => {
       const fromFile = files.find((t) => t.name === name);
       if (fromFile) return { task: fromFile, path };
       if (GlueTaskName.safeParse(name).success) return { task: resolveTasks({ tasks: [name], glueDir: flags.glueDir })[0], path };
@@ -89,12 +92,12 @@ export function buildMergePayload(flags: MergeFlags): Record<string, unknown> {
   for (const h of HYPERPARAMETERS) {
     const value = flags[camel(h)];
     if (value === undefined) continue;
-    if (!(spec.hyperparameters as string[]).includes(h)) {
-      throw new UsageError(`${flagOf(h)}: method '${spec.name}' has no hyperparameter ${h} (it takes: ${spec.hyperparameters.join(", ")})`);
+    if (!takes(spec, h)) {
+      throw new UsageError(`${flagOf(h)}: method '${spec.name}' has no hyperparameter ${h} (it takes: ${spec.hyperparameters.map((x) => x.name).join(", ")})`);
     }
     method[h] = scalar(String(value));
   }
-  const checked = spec.schema.safeParse(method);
+  const checked = spec.setting.safeParse(method);
   if (!checked.success) {
     const issue = checked.error.issues[0]!;
     throw new UsageError(`method ${spec.name}: ${issue.path.join(".") || "(top level)"}: ${issue.message}`);
@@ -115,32 +118,12 @@ export function buildMergePayload(flags: MergeFlags): Record<string, unknown> {
   if (flags.evaluate) payload.evaluate = { split: typeof flags.evaluate === "string" ? flags.evaluate : "eval" };
   if (flags.out) payload.out = resolve(flags.out);
   if (!payload.out) throw new UsageError("no output folder: give --out (or out in --config)");
-  return payload;
-}
-
-interface TaskScore {
-  score: number;
-  metrics: Record<string, number>;
-  individual?: { score: number };
-  normalized?: number | null;
-}
-export interface EvaluateResult {
-  tasks: Record<string, TaskScore>;
-  average: number;
-  normalized: number | null;
-  split: string;
-  lambda: number | null;
-}
-export interface MergeResult {
-  out: string;
-  method: Record<string, unknown> & { name: string };
-  lambda: number;
-  kind: "lora" | "full";
-  tasks: string[];
-  tensors: number;
-  search: null | { best: Record<string, unknown>; curve: { json: string; csv: string; png: string } };
-  evaluation: EvaluateResult | null;
-  seconds: number;
+  try {
+    return checkPayload(merge, payload);
+  } catch (error) {
+    if (error instanceof PayloadError) throw new UsageError(`${flags.config ? `--config ${flags.config}: ` : ""}${error.message}`);
+    throw error;
+  }
 }
 
 const pct = (x: number | null | undefined) => (x === null || x === undefined ? "-" : (100 * x).toFixed(1));
@@ -163,17 +146,17 @@ export function formatMerge(result: MergeResult): string {
 }
 
 function methodHelp(): string {
-  const lines = MERGE_METHODS.map((m) => `  ${m.name.padEnd(17)}${m.description}${m.needsData ? " [reads --examples training examples per task]" : ""}\n${"".padEnd(19)}hyperparameters: ${m.hyperparameters.join(", ")}`);
+  const lines = MERGE_METHODS.map(
+    (m) =>
+      `  ${m.name.padEnd(17)}${m.display_name}: ${m.summary}${m.needsData ? " [reads --examples training examples per task]" : ""}${m.works_on === "lora_factors" ? " [LoRA adapters only]" : ""}\n` +
+      `${"".padEnd(19)}hyperparameters: ${m.hyperparameters.map((h) => `${h.name} (default ${h.default})`).join(", ")}\n${"".padEnd(19)}${m.reference.authors} ${m.reference.year}, ${m.reference.url}`,
+  );
   return `\nMethods:\n${lines.join("\n")}\n`;
 }
 
 export const registerMerge: CommandRegistrar = (program, context) => {
   // --model is optional here (unlike modelOptions'): a --config file may name the model.
-  const cmd: Command = program
-    .command("merge")
-    .option("--model <path>", "the pretrained base model: a local folder or a hub id")
-    .addOption(new Option("--family <family>", "model family (default: from its config)").choices(["roberta", "bert", "t5", "llama", "mistral", "gpt2"]))
-    .addOption(new Option("--dtype <dtype>", "weights dtype for the forward passes").choices(["float32", "bfloat16", "auto"]).default("float32"))
+  const cmd: Command = modelOptions(program.command("merge"), false)
     .description("merge task adapters (or fully fine-tuned models) into one model; every task keeps its own head")
     .option("--adapter <task=path>", "a task and its adapter (PEFT folder) or fine-tuned model folder; repeatable", collect)
     .option("--config <file>", "the merge op's payload as YAML/JSON (model, adapters, method, search, data, evaluate, out); flags override it")
@@ -187,7 +170,7 @@ export const registerMerge: CommandRegistrar = (program, context) => {
     .option("--evaluate [split]", "evaluate the merge on each task's split (eval, eval_mismatched, train)")
     .option("--out <dir>", "the merged model folder to write");
   for (const h of HYPERPARAMETERS) {
-    const users = MERGE_METHODS.filter((m) => (m.hyperparameters as string[]).includes(h)).map((m) => m.name);
+    const users = MERGE_METHODS.filter((m) => takes(m, h)).map((m) => m.name);
     cmd.option(`${flagOf(h)} <value>`, `hyperparameter ${h} (${users.length === MERGE_METHODS.length ? "every method" : users.join(", ")})`, (v: string) => {
       if (v.trim() === "") throw new InvalidArgumentError(`${flagOf(h)} needs a value`);
       return v;
@@ -201,9 +184,7 @@ Example:
     .action(async (flags: MergeFlags) => {
       const ctx = context();
       const payload = buildMergePayload(flags);
-      const result = await ctx.withRuntime("bridge", (rt) =>
-        rt.call<MergeResult>("merge", payload, { onProgress: (e) => ctx.display.update(e), signal: ctx.signal }),
-      );
+      const result = await ctx.withRuntime("bridge", (rt) => callOp(rt, merge, payload, { onProgress: (e) => ctx.display.update(e), signal: ctx.signal }));
       ctx.output(result, () => formatMerge(result));
     });
 };

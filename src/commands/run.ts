@@ -3,6 +3,7 @@ import { OsrmError, UsageError } from "../errors.ts";
 import { planExperiment, type Plan } from "../plan/planner.ts";
 import { runPlan, type RunSummary } from "../plan/runner.ts";
 import { RuntimeExecutor, visibleGpus } from "../plan/runtime-executor.ts";
+import { withReport } from "../report/report-job.ts";
 import { JobStore } from "../store/job-store.ts";
 import { experimentOptions, loadFromFlags, type ExperimentFlags } from "./config.ts";
 import type { CommandContext, CommandRegistrar } from "./context.ts";
@@ -43,7 +44,7 @@ export async function executePlan(plan: Plan, ctx: CommandContext, options: Exec
   const gpus = visibleGpus();
   const jobs = options.jobs === undefined ? Math.max(1, gpus.length) : Number(options.jobs);
   if (!Number.isInteger(jobs) || jobs < 1) throw new UsageError(`--jobs ${options.jobs}: expected a whole number >= 1`);
-  const executor = new RuntimeExecutor({ jobs, gpus, isolateTrain: Boolean(options.isolateTrain) });
+  const executor = withReport(plan, new RuntimeExecutor({ jobs, gpus, isolateTrain: Boolean(options.isolateTrain) }));
   let summary: RunSummary;
   try {
     summary = await runPlan(plan, executor, {
@@ -59,7 +60,7 @@ export async function executePlan(plan: Plan, ctx: CommandContext, options: Exec
     });
   } finally {
     ctx.display.stop();
-    await executor.close();
+    await executor.close?.();
   }
   if (summary.aborted) {
     process.stderr.write(`osrm: interrupted; finished jobs are kept, run the same command again to continue\n`);

@@ -3,18 +3,18 @@
  * A thin layer: flags -> the op's payload (validated by the config's zod schemas, so the CLI and
  * YAML configs share every default) -> runtime call -> the final metrics.
  */
-import { InvalidArgumentError, Option } from "commander";
+import { Option } from "commander";
 import { resolve } from "node:path";
-import { z } from "zod";
 import { GLUE_TASKS, GlueTaskName } from "../config/glue.ts";
-import { Lora } from "../config/schema/lora.ts";
 import { Task } from "../config/schema/task.ts";
-import { Training } from "../config/schema/training.ts";
 import { UsageError } from "../errors.ts";
+import { checkPayload, callOp, PayloadError, type FullPayloadOf } from "../ops/op.ts";
+import { train, type TrainResult } from "../ops/train.ts";
 import { torchrunLauncher } from "../runtime/process.ts";
 import type { Runtime } from "../runtime/runtime.ts";
 import type { CommandContext, CommandRegistrar } from "./context.ts";
-import { checkBlocks, modelOptions, modelPayload, positiveInt, type ModelFlags } from "./stats.ts";
+import { list, modelOptions, nonNegativeInt, number, positiveInt, type ModelFlags } from "./flags.ts";
+import { checkBlocks, firstIssue, given, modelPayload } from "./payload-pieces.ts";
 
 export interface TrainFlags extends ModelFlags {
   task?: string;
@@ -32,10 +32,10 @@ export interface TrainFlags extends ModelFlags {
   maxTrain?: number;
   maxEval?: number;
   blocks: string[];
-  rank: number;
-  alpha: number;
-  dropout: number;
-  freeze: "none" | "A" | "B";
+  rank?: number;
+  alpha?: number;
+  dropout?: number;
+  freeze?: "none" | "A" | "B";
   init: "gaussian" | "osrm";
   initAdapter?: string;
   epochs?: number;
@@ -55,46 +55,8 @@ export interface TrainFlags extends ModelFlags {
   gpus?: number;
 }
 
-const Scored = z.object({ score: z.number(), metrics: z.record(z.string(), z.number()) });
-
-/** What the op returns (docs/ops.md, `train`). */
-export const TrainResult = z.object({
-  adapter: z.string(),
-  metrics_file: z.string(),
-  best_epoch: z.int(),
-  score: z.number(),
-  metrics: z.record(z.string(), z.number()),
-  majority_baseline: Scored.extend({ prediction: z.union([z.string(), z.number()]) }),
-  history: z.array(
-    z.object({
-      epoch: z.int(),
-      step: z.int(),
-      loss: z.number(),
-      score: z.number(),
-      metrics: z.record(z.string(), z.number()),
-      samples_per_s: z.number(),
-      train_seconds: z.number(),
-    }),
-  ),
-  resumed_from_epoch: z.int().nullable(),
-  reused: z.boolean(),
-});
-export type TrainResult = z.infer<typeof TrainResult>;
-
-const number = (flag: string) => (value: string) => {
-  const n = Number(value);
-  if (!Number.isFinite(n)) throw new InvalidArgumentError(`${flag} must be a number`);
-  return n;
-};
-const list = (value: string) => value.split(",").map((s) => s.trim()).filter(Boolean);
-
-function firstIssue(what: string, error: z.ZodError): UsageError {
-  const issue = error.issues[0]!;
-  return new UsageError(`${what}: ${issue.path.join(".") || "(top level)"}: ${issue.message}`);
-}
-
 function taskPayload(flags: TrainFlags) {
-  const limits = { max_length: flags.maxLength, max_train: flags.maxTrain, max_eval: flags.maxEval };
+  const limits = given({ max_length: flags.maxLength, max_train: flags.maxTrain, max_eval: flags.maxEval });
   let raw: unknown;
   if (flags.task) {
     if (flags.train || flags.eval) throw new UsageError("give either --task (GLUE) or --train/--eval files, not both");
@@ -111,59 +73,55 @@ function taskPayload(flags: TrainFlags) {
         kind: "files",
         train: resolve(flags.train),
         eval: resolve(flags.eval),
-        format: flags.format ?? null,
         text: flags.text,
         label: flags.label,
-        labels: flags.labels ?? null,
-        regression: flags.regression ?? false,
-        metric: flags.metric ?? null,
+        ...given({ format: flags.format, labels: flags.labels, regression: flags.regression, metric: flags.metric }),
       },
       ...limits,
     };
   } else {
     throw new UsageError("no task: give --task <glue task> (with --glue-dir for a local folder) or --train/--eval files");
   }
-  const parsed = Task.safeParse(JSON.parse(JSON.stringify(raw)));
+  const parsed = Task.safeParse(raw);
   if (!parsed.success) throw firstIssue("task", parsed.error);
   return parsed.data;
 }
 
 /** The `train` payload from command-line flags; unset knobs take the schema's (the paper's) defaults. */
-export function trainPayload(flags: TrainFlags) {
-  const lora = Lora.safeParse({ rank: flags.rank, alpha: flags.alpha, dropout: flags.dropout, blocks: checkBlocks(flags.blocks), freeze: flags.freeze });
-  if (!lora.success) throw firstIssue("lora", lora.error);
-  const given = {
-    lr: flags.lr,
-    epochs: flags.epochs,
-    batch_size: flags.batchSize,
-    grad_accum: flags.gradAccum,
-    warmup_ratio: flags.warmupRatio,
-    scheduler: flags.scheduler,
-    weight_decay: flags.weightDecay,
-    gradient_checkpointing: flags.gradientCheckpointing,
-    precision: flags.precision,
-    seed: flags.seed,
-    group_by_length: flags.groupByLength,
-    eval_batch_size: flags.evalBatchSize,
-  };
-  const training = Training.safeParse(JSON.parse(JSON.stringify(given)));
-  if (!training.success) throw firstIssue("training", training.error);
-  const { per_task: _unused, ...trainingPayload } = training.data;
+export function trainPayload(flags: TrainFlags): FullPayloadOf<typeof train> {
   if (flags.init === "osrm" && !flags.initAdapter) throw new UsageError("--init osrm needs --init-adapter <dir> (a folder written by `osrm init`)");
   if (flags.init === "gaussian" && flags.initAdapter) throw new UsageError("--init-adapter is only used with --init osrm");
-  return {
-    model: modelPayload(flags),
-    task: taskPayload(flags),
-    lora: lora.data,
-    training: trainingPayload,
-    init: flags.init === "osrm" ? { kind: "osrm", adapter: resolve(flags.initAdapter!) } : { kind: "gaussian" },
-    out: resolve(flags.out),
-  };
+  try {
+    return checkPayload(train, {
+      model: modelPayload(flags),
+      task: taskPayload(flags),
+      lora: { ...given({ rank: flags.rank, alpha: flags.alpha, dropout: flags.dropout, freeze: flags.freeze }), blocks: checkBlocks(flags.blocks) },
+      training: given({
+        lr: flags.lr,
+        epochs: flags.epochs,
+        batch_size: flags.batchSize,
+        grad_accum: flags.gradAccum,
+        warmup_ratio: flags.warmupRatio,
+        scheduler: flags.scheduler,
+        weight_decay: flags.weightDecay,
+        gradient_checkpointing: flags.gradientCheckpointing,
+        precision: flags.precision,
+        seed: flags.seed,
+        group_by_length: flags.groupByLength,
+        eval_batch_size: flags.evalBatchSize,
+      }),
+      init: flags.init === "osrm" ? { kind: "osrm", adapter: resolve(flags.initAdapter!) } : { kind: "gaussian" },
+      out: resolve(flags.out),
+    });
+  } catch (error) {
+    // "train: training.warmup_ratio: ..." reads as the flag's knob
+    if (error instanceof PayloadError) throw new UsageError(error.message.replace(/^train: /, ""));
+    throw error;
+  }
 }
 
-export async function runTrain(runtime: Runtime, payload: ReturnType<typeof trainPayload>, ctx?: Pick<CommandContext, "display" | "signal">): Promise<TrainResult> {
-  const value = await runtime.call("train", payload, ctx && { onProgress: (e) => ctx.display.update(e), signal: ctx.signal });
-  return TrainResult.parse(value);
+export async function runTrain(runtime: Runtime, payload: FullPayloadOf<typeof train>, ctx?: Pick<CommandContext, "display" | "signal">): Promise<TrainResult> {
+  return callOp(runtime, train, payload, ctx && { onProgress: (e) => ctx.display.update(e), signal: ctx.signal });
 }
 
 function human(r: TrainResult): string {
@@ -199,10 +157,10 @@ export const registerTrain: CommandRegistrar = (program, context) => {
     .option("--max-train <n>", "training examples at most, a seeded sample (default 105000)", positiveInt("--max-train"))
     .option("--max-eval <n>", "evaluation examples at most (default 15000)", positiveInt("--max-eval"))
     .option("--blocks <blocks>", "adapted blocks, comma-separated: q, k, v, o, mlp", list, ["q", "v"])
-    .option("--rank <r>", "LoRA rank r", positiveInt("--rank"), 8)
-    .option("--alpha <alpha>", "LoRA alpha (scaling alpha / r)", number("--alpha"), 16)
-    .option("--dropout <p>", "LoRA dropout", number("--dropout"), 0)
-    .addOption(new Option("--freeze <factor>", "keep one factor fixed: A (the OSRM subspace) or B").choices(["none", "A", "B"]).default("none"))
+    .option("--rank <r>", "LoRA rank r (default 8)", positiveInt("--rank"))
+    .option("--alpha <alpha>", "LoRA alpha, scaling alpha / r (default 16)", number("--alpha"))
+    .option("--dropout <p>", "LoRA dropout (default 0)", number("--dropout"))
+    .addOption(new Option("--freeze <factor>", "keep one factor fixed: A (the OSRM subspace) or B (default none)").choices(["none", "A", "B"]))
     .addOption(new Option("--init <kind>", "LoRA init: gaussian (PEFT's default) or osrm (from --init-adapter)").choices(["gaussian", "osrm"]).default("gaussian"))
     .option("--init-adapter <dir>", "the OSRM init adapter for --init osrm (written by `osrm init`)")
     .option("--epochs <n>", "epochs (default 10)", positiveInt("--epochs"))
@@ -214,7 +172,7 @@ export const registerTrain: CommandRegistrar = (program, context) => {
     .option("--weight-decay <w>", "AdamW weight decay on matrices (default 0)", number("--weight-decay"))
     .option("--gradient-checkpointing", "recompute activations in backward: less memory, slower")
     .addOption(new Option("--precision <p>", "auto: bf16 autocast on a GPU, fp32 on CPU (default auto)").choices(["auto", "fp32", "bf16"]))
-    .option("--seed <n>", "seed of init, data order and dropout (default 42)", positiveIntOrZero)
+    .option("--seed <n>", "seed of init, data order and dropout (default 42)", nonNegativeInt("--seed"))
     .option("--no-group-by-length", "plain shuffled batches instead of length-grouped ones")
     .option("--eval-batch-size <n>", "examples per evaluation batch (default 128)", positiveInt("--eval-batch-size"))
     .option("--process", "run in a worker process instead of the in-process bridge (isolation for long runs)")
@@ -242,9 +200,3 @@ Examples:
       ctx.output(result, (v) => human(v as TrainResult));
     });
 };
-
-function positiveIntOrZero(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError("--seed must be a non-negative integer");
-  return n;
-}

@@ -1,8 +1,11 @@
 /** `osrm transform`: post-hoc OSRM of a finished adapter or fully fine-tuned model (op transform). */
 import { resolve } from "node:path";
 import { UsageError } from "../errors.ts";
+import { callOp } from "../ops/op.ts";
+import { transform } from "../ops/transform.ts";
 import type { CommandRegistrar } from "./context.ts";
-import { modelOptions, modelPayload, type ModelFlags } from "./stats.ts";
+import { modelOptions, number, type ModelFlags } from "./flags.ts";
+import { modelPayload } from "./payload-pieces.ts";
 
 interface TransformFlags extends ModelFlags {
   adapter?: string;
@@ -12,16 +15,6 @@ interface TransformFlags extends ModelFlags {
   alpha?: number;
 }
 
-interface TransformResult {
-  adapter: string;
-  modules: string[];
-  rank: number;
-  alpha: number;
-  head: string[];
-  kept_energy: { mean: number | null; min: number | null };
-  warnings: string[];
-}
-
 export const registerTransform: CommandRegistrar = (program, context) => {
   modelOptions(program.command("transform"))
     .description("project a finished task model onto its OSRM subspace: a PEFT adapter with B' = dW A^T / s and the task's head")
@@ -29,7 +22,7 @@ export const registerTransform: CommandRegistrar = (program, context) => {
     .option("--full-model <dir>", "or the task's fully fine-tuned model folder (dW = W_t - W0)")
     .requiredOption("--init <dir>", "the task's OSRM init adapter (from `osrm init`): its A")
     .requiredOption("--out <dir>", "folder for the new adapter")
-    .option("--alpha <alpha>", "LoRA alpha of the new adapter (default: the init's)", Number)
+    .option("--alpha <alpha>", "LoRA alpha of the new adapter (default: the init's)", number("--alpha"))
     .addHelpText(
       "after",
       `
@@ -43,14 +36,15 @@ Example:
       const ctx = context();
       if (Boolean(flags.adapter) === Boolean(flags.fullModel)) throw new UsageError("give exactly one of --adapter or --full-model");
       const result = await ctx.withRuntime("bridge", (rt) =>
-        rt.call<TransformResult>(
-          "transform",
+        callOp(
+          rt,
+          transform,
           {
             model: modelPayload(flags),
             adapter: flags.adapter ? resolve(flags.adapter) : null,
             full_model: flags.fullModel ? resolve(flags.fullModel) : null,
             init: resolve(flags.init),
-            lora: flags.alpha !== undefined ? { alpha: flags.alpha } : {},
+            alpha: flags.alpha ?? null,
             out: resolve(flags.out),
           },
           { onProgress: (e) => ctx.display.update(e), signal: ctx.signal },

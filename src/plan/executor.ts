@@ -4,7 +4,7 @@
  * tests use executors that write artifacts themselves.
  */
 import type { ProgressEvent } from "../runtime/protocol.ts";
-import type { Job } from "./job.ts";
+import type { Job, JobKind } from "./job.ts";
 
 export interface ExecutionContext {
   /** The op's payload, references filled in; `out`/`cache_dir` point at the staging folder. */
@@ -21,4 +21,23 @@ export interface JobExecutor {
   /** Runs the op and returns its result (plain JSON). */
   execute(job: Job, context: ExecutionContext): Promise<unknown>;
   close?(): Promise<void>;
+}
+
+/**
+ * Hands each job to the executor of its kind, or to `fallback` (the Python runtime): how the
+ * runner is given the kinds that run in TypeScript, such as the report, without knowing them.
+ */
+export class ExecutorsByKind implements JobExecutor {
+  constructor(
+    private readonly fallback: JobExecutor,
+    private readonly kinds: Partial<Record<JobKind, JobExecutor>>,
+  ) {}
+
+  execute(job: Job, context: ExecutionContext): Promise<unknown> {
+    return (this.kinds[job.kind] ?? this.fallback).execute(job, context);
+  }
+
+  async close(): Promise<void> {
+    for (const executor of [this.fallback, ...Object.values(this.kinds)]) await executor?.close?.();
+  }
 }

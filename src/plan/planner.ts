@@ -148,7 +148,6 @@ export function planExperiment(experiment: Experiment): Plan {
       label: `init ${task.name}${loraVarying.length ? " " + formatCoords(pointCoords(point, loraVarying)) : ""}`,
       inputs: others.map((t) => stats.get(t.name)!),
       payload: {
-        model,
         task: task.name,
         stats: Object.fromEntries(others.map((t) => [t.name, resultOf(stats.get(t.name)!, "file")])),
         lora: loraAt(point),

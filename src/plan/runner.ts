@@ -9,7 +9,6 @@
 import { OpNotAvailableError } from "../runtime/errors.ts";
 import type { ProgressEvent } from "../runtime/protocol.ts";
 import { JobStore } from "../store/job-store.ts";
-import { writeReport } from "../report/report-job.ts";
 import type { ExecutionContext, JobExecutor } from "./executor.ts";
 import type { Job } from "./job.ts";
 import { resolvePayload } from "./payload.ts";
@@ -113,7 +112,7 @@ export async function runPlan(plan: Plan, executor: JobExecutor, options: RunOpt
         },
         signal,
       };
-      const result = job.kind === "report" ? writeReport(plan, store, staging) : await executor.execute(job, context);
+      const result = await executor.execute(job, context);
       store.finish(job.key, job.hash, started, result, metricsOf(job, result, store));
       state.set(job.key, "done");
       summary.ran.push(job.key);

@@ -6,6 +6,8 @@
  * own worker process, since one bridge is one Python; with several GPUs listed in
  * CUDA_VISIBLE_DEVICES, worker slot i sees only GPU i, so side-by-side jobs never share a device.
  */
+import { opNamed } from "../ops/index.ts";
+import { callOp } from "../ops/op.ts";
 import { BridgeRuntime } from "../runtime/bridge.ts";
 import { ProcessRuntime } from "../runtime/process.ts";
 import type { Runtime } from "../runtime/runtime.ts";
@@ -46,7 +48,7 @@ export class RuntimeExecutor implements JobExecutor {
   }
 
   async execute(job: Job, context: ExecutionContext): Promise<unknown> {
-    return await this.runtimeFor(job, context).call(job.op, context.payload, { onProgress: context.onProgress, signal: context.signal });
+    return await callOp(this.runtimeFor(job, context), opNamed(job.op), context.payload, { onProgress: context.onProgress, signal: context.signal });
   }
 
   async close(): Promise<void> {

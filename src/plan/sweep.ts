@@ -56,7 +56,7 @@ export function pointCoords(point: SweepPoint, varying: (keyof SweepPoint)[]): R
 export function expandMergeMethod(entry: MergeMethodEntry): MergeSetting[] {
   const spec = methodSpec(entry.name);
   const fields = entry as Record<string, unknown>;
-  const axes = Object.fromEntries(spec.hyperparameters.map((name) => [name, valuesOf(fields[name])]));
+  const axes = Object.fromEntries(spec.hyperparameters.map(({ name }) => [name, valuesOf(fields[name])]));
   const search = (entry.search ?? null) as Record<string, unknown[]> | null;
   return cartesian(axes).map((hyperparameters) => ({ name: entry.name, hyperparameters, search, needsData: spec.needsData }));
 }

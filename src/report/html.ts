@@ -6,6 +6,8 @@
  */
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
+import type { DiagnoseResult } from "../ops/diagnose.ts";
+import type { MergeResult } from "../ops/merge.ts";
 import type { Plan } from "../plan/planner.ts";
 import { formatCoords } from "../plan/sweep.ts";
 import type { JobStore } from "../store/job-store.ts";
@@ -20,14 +22,6 @@ export interface Figure {
   caption: string;
 }
 
-interface DiagnoseResult {
-  image?: string;
-  off_diagonal_mean?: number | null;
-  diagonal_mean?: number | null;
-}
-interface MergeResult {
-  search?: { best?: Record<string, unknown>; curve?: { png?: string } } | null;
-}
 
 const escape = (text: string) => text.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]!);
 const pointText = (point: Record<string, unknown> | undefined) => (point && Object.keys(point).length ? ` (${formatCoords(point)})` : "");

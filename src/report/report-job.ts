@@ -1,8 +1,9 @@
 /** The `report` job: the results table in every format, the figures and the report page. */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { ExecutorsByKind, type JobExecutor } from "../plan/executor.ts";
 import type { Plan } from "../plan/planner.ts";
-import type { JobStore } from "../store/job-store.ts";
+import { JobStore } from "../store/job-store.ts";
 import { formatTable, TABLE_FORMATS } from "./format.ts";
 import { collectFigures, writeHtmlReport } from "./html.ts";
 import { collectResults } from "./results.ts";
@@ -20,4 +21,15 @@ export function writeReport(plan: Plan, store: JobStore, outDir: string): { file
   const figures = collectFigures(plan, store, outDir);
   files.html = writeHtmlReport(table, figures, outDir);
   return { files, rows: table.rows.length, figures: figures.map((f) => f.file) };
+}
+
+/** The report kind's executor: the job's staging folder (its payload's `out`) gets the report. */
+export function reportExecutor(plan: Plan): JobExecutor {
+  const store = new JobStore(plan.experiment.output);
+  return { execute: async (_job, context) => writeReport(plan, store, context.payload.out as string) };
+}
+
+/** An executor for every job of a plan: the report written here, every other kind by `python`. */
+export function withReport(plan: Plan, python: JobExecutor): JobExecutor {
+  return new ExecutorsByKind(python, { report: reportExecutor(plan) });
 }

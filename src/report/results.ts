@@ -9,6 +9,7 @@
  *   evaluate <job>/metrics.json  {tasks: {<task>: {score, metrics}}, average, normalized}
  */
 import { GLUE_DISPLAY_NAMES } from "../config/glue.ts";
+import { methodDisplayName } from "../config/schema/merge-methods.ts";
 import type { PaperResult } from "../config/schema/paper-results.ts";
 import type { Job } from "../plan/job.ts";
 import type { Plan } from "../plan/planner.ts";
@@ -60,24 +61,6 @@ function mean(values: (number | null)[]): number | null {
   return values.reduce<number>((a, v) => a + v!, 0) / values.length;
 }
 
-const METHOD_NAMES: Record<string, string> = {
-  individual: "Individual",
-  weight_averaging: "Weight Averaging",
-  task_arithmetic: "Task Arithmetic",
-  ties: "TIES",
-  dare_ta: "DARE-TA",
-  dare_ties: "DARE-TIES",
-  emr: "EMR",
-  fisher: "Fisher",
-  regmean: "RegMean",
-  knots_ta: "KnOTS-TA",
-  knots_ties: "KnOTS-TIES",
-  core_space: "Core Space",
-  tsv: "TSV-M",
-  iso_c: "Iso-C",
-  iso_cts: "Iso-CTS",
-};
-export const methodDisplayName = (name: string) => METHOD_NAMES[name] ?? name;
 
 function paperScores(row: PaperResult | undefined, tasks: string[]): Scores | null {
   if (!row) return null;

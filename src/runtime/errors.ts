@@ -2,8 +2,10 @@ import { OsrmError } from "../errors.ts";
 
 /**
  * A Python exception raised inside an op, carried across with its type and traceback. The ops
- * raise ValueError for bad input (a missing column, a shape mismatch, a bad hyperparameter), which
- * is the user's to fix: exit code 2 like any bad usage; everything else is a failure (1).
+ * raise ValueError (and its subclasses, such as a payload that fails the contract) for bad input
+ * — a missing column, a shape mismatch, a bad hyperparameter — which is the user's to fix: exit
+ * code 2 like any bad usage, and the message is the op's own, which names the field or file.
+ * Everything else is a failure (1), shown with its Python type.
  */
 export class PythonError extends OsrmError {
   override readonly exitCode: number;
@@ -13,9 +15,11 @@ export class PythonError extends OsrmError {
     readonly pythonMessage: string,
     readonly traceback: string,
     readonly pythonModule?: string,
+    readonly badInput = pythonType === "ValueError",
   ) {
-    super(`${op}: ${pythonType}: ${pythonMessage}`);
-    this.exitCode = pythonType === "ValueError" ? 2 : 1;
+    // A contract error already starts with the op ("train: training.lr: must be > 0, got -1").
+    super(badInput ? (pythonMessage.startsWith(`${op}: `) ? pythonMessage : `${op}: ${pythonMessage}`) : `${op}: ${pythonType}: ${pythonMessage}`);
+    this.exitCode = badInput ? 2 : 1;
   }
 }
 

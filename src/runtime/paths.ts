@@ -8,6 +8,9 @@ import { fileURLToPath } from "node:url";
 export const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 export const pythonSourceDir = join(packageRoot, "python");
 export const requirementsFile = join(pythonSourceDir, "requirements.txt");
+/** What the test suite needs beyond the runtime (pytest); installed with it so `npm test` runs anywhere. */
+export const testRequirementsFile = join(pythonSourceDir, "requirements-test.txt");
+export const REQUIREMENT_FILES = [requirementsFile, testRequirementsFile];
 
 /** Per-user cache: $OSRM_CACHE_DIR, else $XDG_CACHE_HOME/osrm, else ~/.cache/osrm. */
 export function cacheDir(): string {
@@ -17,8 +20,10 @@ export function cacheDir(): string {
 }
 
 /** Hash of the pinned requirements: the virtual environment's identity. */
-export function requirementsHash(): string {
-  return createHash("sha256").update(readFileSync(requirementsFile)).digest("hex").slice(0, 16);
+export function requirementsHash(files: readonly string[] = REQUIREMENT_FILES): string {
+  const hash = createHash("sha256");
+  for (const file of files) hash.update(readFileSync(file));
+  return hash.digest("hex").slice(0, 16);
 }
 
 export function venvDir(): string {

@@ -21,6 +21,8 @@ export const ResultEnvelope = z.discriminatedUnion("ok", [
     type: z.string(),
     module: z.string().optional(),
     message: z.string(),
+    /** A ValueError in Python: bad input the user can fix (a payload field, a file, a shape). */
+    bad_input: z.boolean().optional(),
     traceback: z.string(),
   }),
 ]);

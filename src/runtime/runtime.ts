@@ -41,7 +41,7 @@ export function unwrapEnvelope<T>(op: string, text: string): T {
   const envelope = ResultEnvelope.parse(JSON.parse(text));
   if (envelope.ok) return envelope.value as T;
   const ErrorClass = envelope.type === "OpNotAvailable" ? OpNotAvailableError : PythonError;
-  throw new ErrorClass(op, envelope.type, envelope.message, envelope.traceback, envelope.module);
+  throw new ErrorClass(op, envelope.type, envelope.message, envelope.traceback, envelope.module, envelope.bad_input ?? envelope.type === "ValueError");
 }
 
 export function parseProgressLine(line: string): ProgressEvent | undefined {

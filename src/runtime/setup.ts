@@ -10,7 +10,7 @@ import { dirname, join } from "node:path";
 import { writeFileAtomic } from "../store/atomic.ts";
 import { processAlive } from "../store/lock.ts";
 import { RuntimeSetupError } from "./errors.ts";
-import { requirementsFile, requirementsHash, venvDir, venvPython } from "./paths.ts";
+import { REQUIREMENT_FILES, requirementsFile, requirementsHash, venvDir, venvPython } from "./paths.ts";
 import type { ProgressEvent } from "./protocol.ts";
 
 export const READY_MARKER = ".osrm-ready";
@@ -27,7 +27,8 @@ export interface EnsureOptions {
   onProgress?: (event: ProgressEvent) => void;
   /** Remove a ready environment and build it again. */
   force?: boolean;
-  requirements?: string;
+  /** Requirement files installed together (default: the runtime's and the tests'). */
+  requirements?: readonly string[];
   dir?: string;
   /** Modules the finished environment must import (the runtime's own by default). */
   requiredModules?: string[];
@@ -58,7 +59,7 @@ export function isReady(dir = venvDir()): boolean {
 }
 
 async function buildVenv(dir: string, opts: EnsureOptions): Promise<void> {
-  const requirements = opts.requirements ?? requirementsFile;
+  const requirements = opts.requirements ?? REQUIREMENT_FILES;
   if (existsSync(dir)) {
     progress(opts, "setup", existsSync(join(dir, READY_MARKER)) ? "rebuilding (--force)" : "removing an unfinished install");
     rmSync(dir, { recursive: true, force: true });
@@ -67,10 +68,10 @@ async function buildVenv(dir: string, opts: EnsureOptions): Promise<void> {
   const base = await findBasePython();
   progress(opts, "setup", `creating a virtual environment with ${base}`);
   await run(base, ["-m", "venv", dir], opts);
-  const total = countRequirements(requirements);
+  const total = requirements.reduce((n, file) => n + countRequirements(file), 0);
   let collected = 0;
   progress(opts, "install", "installing the pinned requirements", 0, total);
-  const pip = execa(venvPython(dir), ["-m", "pip", "install", "--progress-bar", "off", "-r", requirements], {
+  const pip = execa(venvPython(dir), ["-m", "pip", "install", "--progress-bar", "off", ...requirements.flatMap((file) => ["-r", file])], {
     env: pipEnvironment(),
     cancelSignal: opts.signal,
     all: true,
@@ -94,14 +95,14 @@ async function buildVenv(dir: string, opts: EnsureOptions): Promise<void> {
   if (result.isCanceled) throw new RuntimeSetupError("setup was aborted; the next run rebuilds the environment");
   if (result.exitCode !== 0) {
     throw new RuntimeSetupError(
-      `pip could not install ${requirements} (exit ${result.exitCode}); the unfinished environment ` +
+      `pip could not install ${requirements.join(" and ")} (exit ${result.exitCode}); the unfinished environment ` +
         `will be rebuilt next time.\n${tail.trim().split("\n").slice(-15).join("\n")}`,
     );
   }
   await checkInterpreter(venvPython(dir), "the new environment", opts.requiredModules);
   writeFileAtomic(
     join(dir, READY_MARKER),
-    JSON.stringify({ requirementsHash: requirementsHash(), readyAt: new Date().toISOString() }) + "\n",
+    JSON.stringify({ requirementsHash: requirementsHash(requirements), readyAt: new Date().toISOString() }) + "\n",
   );
   progress(opts, "setup", `ready: ${dir}`);
 }

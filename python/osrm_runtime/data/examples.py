@@ -10,6 +10,8 @@ import random
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from ..contract.payloads import TaskSpec
+
 from .glue import GLUE_TASKS, HUB_EVAL_SPLIT, TSV_TEXT_COLUMNS
 
 SPLITS = ("train", "eval", "eval_mismatched")
@@ -46,43 +48,33 @@ class Examples:
         return self.subset(sorted(rng.sample(range(len(self)), k)))
 
 
-@dataclass
-class TaskSpec:
-    name: str
-    source: dict
-    max_train: Optional[int] = 105_000
-    max_eval: Optional[int] = 15_000
-    max_length: int = 128
+def task_spec(value: dict) -> TaskSpec:
+    """A TaskSpec from plain JSON, checked against the contract, with the schema's defaults."""
+    from ..contract import parse_piece
 
-    @staticmethod
-    def parse(payload: dict) -> "TaskSpec":
-        if not isinstance(payload, dict) or not payload.get("name"):
-            raise ValueError("task.name is required")
-        source = payload.get("source")
-        if not isinstance(source, dict) or source.get("kind") not in ("glue", "files"):
-            raise ValueError(f"task '{payload['name']}': task.source.kind must be 'glue' or 'files' (demo sources "
-                             f"are resolved into files sources before an op runs)")
-        if source["kind"] == "glue" and source.get("task") not in GLUE_TASKS:
-            raise ValueError(f"task '{payload['name']}': task.source.task '{source.get('task')}' is not a GLUE "
-                             f"task ({', '.join(GLUE_TASKS)})")
-        return TaskSpec(payload["name"], source, payload.get("max_train", 105_000),
-                        payload.get("max_eval", 15_000), int(payload.get("max_length", 128)))
+    return parse_piece(TaskSpec, value, "task")
 
-    @property
-    def metric(self) -> str:
-        if self.source["kind"] == "glue":
-            return GLUE_TASKS[self.source["task"]].metric
-        return self.source.get("metric") or ("pearson_spearman" if self.source.get("regression") else "accuracy")
+
+def task_metric(spec: TaskSpec) -> str:
+    """The metric the task is scored by: GLUE's own, or the files source's (accuracy, or
+    pearson_spearman for regression, when it names none)."""
+    if spec.source.kind == "glue":
+        return GLUE_TASKS[spec.source.task].metric
+    if spec.source.kind != "files":
+        raise ValueError(f"task '{spec.name}': a {spec.source.kind} source must be resolved into files first")
+    return spec.source.metric or ("pearson_spearman" if spec.source.regression else "accuracy")
 
 
 def load_examples(spec: TaskSpec, split: str, seed: int = 42) -> Examples:
     """The task's split ('train', 'eval', 'eval_mismatched' for MNLI), capped and subsampled."""
     if split not in SPLITS:
         raise ValueError(f"split '{split}' is not one of {SPLITS}")
-    if spec.source["kind"] == "glue":
+    if spec.source.kind == "glue":
         examples = _load_glue(spec, split)
-    else:
+    elif spec.source.kind == "files":
         examples = _load_files(spec, split)
+    else:
+        raise ValueError(f"task '{spec.name}': a {spec.source.kind} source must be resolved into files first")
     _validate(spec, split, examples)
     cap = spec.max_train if split == "train" else spec.max_eval
     return examples.sample(cap, seed)
@@ -93,8 +85,8 @@ def load_examples(spec: TaskSpec, split: str, seed: int = 42) -> Examples:
 
 
 def _load_glue(spec: TaskSpec, split: str) -> Examples:
-    glue = GLUE_TASKS[spec.source["task"]]
-    directory = spec.source.get("dir")
+    glue = GLUE_TASKS[spec.source.task]
+    directory = spec.source.dir
     if directory:
         return _load_glue_dir(spec, glue, directory, split)
     return _load_glue_hub(spec, glue, split)
@@ -147,30 +139,18 @@ def _load_glue_hub(spec: TaskSpec, glue, split: str) -> Examples:
 def _load_files(spec: TaskSpec, split: str) -> Examples:
     src = spec.source
     key = "train" if split == "train" else "eval"
-    path = src.get(key)
-    if not path:
-        raise ValueError(f"task '{spec.name}': task.source.{key} (the {key} file) is required")
+    path = src.train if key == "train" else src.eval
     if not os.path.isfile(path):
         raise ValueError(f"task '{spec.name}': task.source.{key} file {path} does not exist")
-    fmt = src.get("format") or _format_of(path)
-    rows = _read_table(path, fmt, header=True)
-    text_cols = src.get("text") or []
-    if not 1 <= len(text_cols) <= 2:
-        raise ValueError(f"task '{spec.name}': task.source.text must name one or two columns")
-    label_col = src.get("label")
-    if not label_col:
-        raise ValueError(f"task '{spec.name}': task.source.label (the label column) is required")
-    labels = src.get("labels")
-    if labels is None and not src.get("regression"):
+    rows = _read_table(path, src.format or _format_of(path), header=True)
+    labels = src.labels
+    if labels is None and not src.regression:
         # The label set comes from the train split so that eval ids agree with it.
-        train_path = src.get("train")
-        train_rows = rows if key == "train" else _read_table(train_path, src.get("format") or _format_of(train_path),
-                                                             header=True)
-        _check_columns(spec, train_path, train_rows, [label_col])
-        labels = sorted({str(r[label_col]) for r in train_rows if r.get(label_col) is not None})
-    return _rows_to_examples(spec, path, rows, text_cols, label_col,
-                             [str(x) for x in labels] if labels is not None else None,
-                             bool(src.get("regression")))
+        train_rows = rows if key == "train" else _read_table(src.train, src.format or _format_of(src.train), header=True)
+        _check_columns(spec, src.train, train_rows, [src.label])
+        labels = sorted({str(r[src.label]) for r in train_rows if r.get(src.label) is not None})
+    return _rows_to_examples(spec, path, rows, list(src.text), src.label,
+                             [str(x) for x in labels] if labels is not None else None, src.regression)
 
 
 def _format_of(path: str) -> str:

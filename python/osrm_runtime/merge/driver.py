@@ -10,37 +10,17 @@ per tensor.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Optional
 
 from ..data.examples import load_examples
-from ..models import ModelSpec, device
+from ..contract.payloads import MergeData, ModelSpec
+from ..models import device
 from .inputs import MergeInput
 from .method import ModuleInput
 from .output import pack_mask, write_merge
 from .registry import MethodSpec
 from .sources import Backbone, TensorIndex
-
-
-@dataclass
-class DataOptions:
-    """How many training examples per task the data-driven methods read."""
-
-    examples: int = 64
-    seed: int = 42
-    batch_size: int = 16
-
-    @staticmethod
-    def parse(payload: Optional[dict]) -> "DataOptions":
-        payload = payload or {}
-        unknown = sorted(set(payload) - {"examples", "seed", "batch_size"})
-        if unknown:
-            raise ValueError(f"data has no field {', '.join(map(repr, unknown))} (examples, seed, batch_size)")
-        out = DataOptions(int(payload.get("examples", 64)), int(payload.get("seed", 42)),
-                          int(payload.get("batch_size", 16)))
-        if out.examples < 1 or out.batch_size < 1:
-            raise ValueError("data.examples and data.batch_size must be at least 1")
-        return out
 
 
 @dataclass
@@ -50,7 +30,7 @@ class MergeJob:
     inputs: list[MergeInput]
     spec: MethodSpec
     hyperparameters: dict
-    data: DataOptions = field(default_factory=DataOptions)
+    data: MergeData
     base_weights: Optional[TensorIndex] = None  # full models only: theta_0 read tensor by tensor
 
     @property

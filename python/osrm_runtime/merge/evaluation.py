@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Callable, Optional
 
-from ..data.examples import Examples
+from ..data.examples import Examples, task_metric
 from ..evaluate import evaluate_examples
 from ..models import ModelSpec, load_tokenizer
 
@@ -53,7 +53,7 @@ def individual_scores(model_spec: ModelSpec, inputs: list, backbone, examples: d
     for item in inputs:
         spec = item.require_spec("evaluation")
         model = individual_model(model_spec, item, backbone)
-        out[item.name] = score_model(model, spec, model_spec, examples[item.name], spec.metric, batch_size, cache)
+        out[item.name] = score_model(model, spec, model_spec, examples[item.name], task_metric(spec), batch_size, cache)
         if ctx is not None:
             ctx.progress("evaluate individual", current=len(out), total=len(inputs), unit="tasks")
         del model
@@ -71,7 +71,7 @@ def merged_scores(folder: str, inputs: list, model_spec: ModelSpec, examples: di
         sweep = LambdaSweep(folder, item.name)
         for i, lam in enumerate(lambdas):
             model = sweep.set_lambda(lam) if lam is not None else sweep.model
-            per_lambda[i][item.name] = score_model(model, spec, model_spec, examples[item.name], spec.metric,
+            per_lambda[i][item.name] = score_model(model, spec, model_spec, examples[item.name], task_metric(spec),
                                                    batch_size, cache)
         if ctx is not None:
             ctx.progress("evaluate merged", current=len(per_lambda[0]), total=len(inputs), unit="tasks")

@@ -62,8 +62,9 @@ class Param:
 
 
 def lam(default: float) -> Param:
+    # lambda 0 would merge nothing: the range is open at 0.
     return Param("lambda", "float", default, "scale of the merged task vector: theta = theta_0 + lambda * merged",
-                 0.0, 10.0)
+                 0.0, 10.0, exclusive_minimum=True)
 
 
 DENSITY = Param("density", "float", 0.2, "fraction of each task vector's largest-magnitude entries kept (TIES trim)",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from ..data.examples import TaskSpec
+from ..contract.payloads import TaskSpec
 from .sources import Backbone, open_source
 
 
@@ -28,16 +28,11 @@ class MergeInput:
         return f"'{self.name}' ({self.path})"
 
 
-def parse_inputs(entries, backbone: Backbone, field: str = "adapters") -> list[MergeInput]:
-    if not isinstance(entries, list) or not entries:
-        raise ValueError(f"{field} must be a non-empty list of {{task, path}}")
+def parse_inputs(entries: list[tuple], backbone: Backbone, field: str = "adapters") -> list[MergeInput]:
+    """(task, path) pairs -> inputs; task is a TaskSpec or a name (None: from osrm_task.json)."""
     out: list[MergeInput] = []
-    for i, entry in enumerate(entries):
-        if not isinstance(entry, dict) or not entry.get("path") and not entry.get("adapter"):
-            raise ValueError(f"{field}[{i}] must be {{task, path}}")
-        path = str(entry.get("path") or entry.get("adapter"))
-        task = entry.get("task")
-        spec = TaskSpec.parse(task) if isinstance(task, dict) else None
+    for i, (task, path) in enumerate(entries):
+        spec = task if isinstance(task, TaskSpec) else None
         source = open_source(path, backbone)
         name = spec.name if spec else (task or source.info.get("task"))
         if not name:

@@ -8,7 +8,9 @@ import json
 import os
 from typing import Optional
 
-from ..models import ModelSpec, device
+from ..contract import parse_piece
+from ..contract.payloads import ExportMergedTaskPayload, ModelSpec
+from ..models import device
 from .output import read_manifest, unpack_mask
 from .taskmodels import backbone_of, classifier_for, set_head
 
@@ -44,7 +46,7 @@ class LambdaSweep:
 
         manifest = read_manifest(folder)
         entry = task_entry(manifest, task)
-        spec = ModelSpec.parse(manifest["base"])
+        spec = parse_piece(ModelSpec, manifest["base"], f"{folder}/merge.json base")
         self.model = classifier_for(spec, entry["info"])
         set_head(self.model, load_file(os.path.join(folder, entry["head"])), f"merge {folder} task '{task}'")
         self.model.to(device()).eval()
@@ -72,18 +74,16 @@ def load_merged_task_model(folder: str, task: str, lam: Optional[float] = None):
     return sweep.model
 
 
-def export_task_model(payload: dict, ctx) -> dict:
+def export_task_model(payload: ExportMergedTaskPayload, ctx) -> dict:
     """Op: {merged, task, out, lambda?} -> {model: out}: a standalone transformers folder that
     AutoModelForSequenceClassification.from_pretrained(out) loads, tokenizer and osrm_task.json included."""
     from ..models import load_tokenizer
 
-    folder, task, out = payload.get("merged"), payload.get("task"), payload.get("out")
-    if not folder or not task or not out:
-        raise ValueError("export_merged_task needs merged (a merged folder), task and out")
+    folder, task, out = payload.merged, payload.task, payload.out
     manifest = read_manifest(folder)
-    model = load_merged_task_model(folder, task, payload.get("lambda"))
+    model = load_merged_task_model(folder, task, payload.lambda_)
     model.save_pretrained(out, safe_serialization=True)
-    load_tokenizer(ModelSpec.parse(manifest["base"])).save_pretrained(out)
+    load_tokenizer(parse_piece(ModelSpec, manifest["base"], f"{folder}/merge.json base")).save_pretrained(out)
     with open(os.path.join(out, "osrm_task.json"), "w", encoding="utf-8") as f:
         json.dump(task_entry(manifest, task)["info"], f, indent=2)
     return {"model": out}

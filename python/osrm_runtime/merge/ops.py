@@ -6,9 +6,10 @@ from __future__ import annotations
 import os
 import time
 
+from ..contract.payloads import EvaluatePayload, MergePayload
 from ..data.examples import load_examples
-from ..models import ModelSpec, load_config
-from .driver import DataOptions, MergeJob, run_merge
+from ..models import load_config
+from .driver import MergeJob, run_merge
 from .evaluation import evaluate_merge
 from .inputs import parse_inputs
 from .output import read_manifest
@@ -17,37 +18,19 @@ from .search import SearchPlan, run_search
 from .sources import Backbone, TensorIndex
 from .validate import check_inputs
 
-EVAL_SPLITS = ("eval", "eval_mismatched", "train")
-
-
-def _model_and_backbone(payload: dict):
-    spec = ModelSpec.parse(payload.get("model"))
-    return spec, Backbone.of(load_config(spec))
-
-
-def _evaluation_options(payload) -> dict:
-    payload = payload if isinstance(payload, dict) else {}
-    split = payload.get("split", "eval")
-    if split not in EVAL_SPLITS:
-        raise ValueError(f"evaluate.split is {split!r}; expected one of {EVAL_SPLITS}")
-    return {"split": split, "batch_size": int(payload.get("batch_size", 128)), "seed": int(payload.get("seed", 42))}
-
-
-def merge(payload: dict, ctx) -> dict:
+def merge(payload: MergePayload, ctx) -> dict:
     started = time.perf_counter()
-    out = payload.get("out")
-    if not out:
-        raise ValueError("out (the merged model folder to write) is required")
-    model, backbone = _model_and_backbone(payload)
-    spec, hyperparameters = parse_method(payload.get("method"))
-    inputs = parse_inputs(payload.get("adapters"), backbone)
+    out, model = payload.out, payload.model
+    backbone = Backbone.of(load_config(model))
+    spec, hyperparameters = parse_method(payload.method)
+    inputs = parse_inputs([(a.task, a.path) for a in payload.adapters], backbone)
     check_inputs(inputs, model.name_or_path, backbone, spec.lora_only, spec.name)
-    data = DataOptions.parse(payload.get("data"))
+    data = payload.data
     for item in inputs:
         if spec.data:
             item.require_spec(f"method '{spec.name}' (it reads {data.examples} training examples per task)")
-    plan = SearchPlan.parse(payload["search"], spec, hyperparameters) if payload.get("search") else None
-    evaluation = _evaluation_options(payload["evaluate"]) if payload.get("evaluate") else None
+    plan = SearchPlan.of(payload.search, spec) if payload.search is not None else None
+    evaluation = payload.evaluate
     if plan or evaluation:
         for item in inputs:
             item.require_spec("evaluating the merge")
@@ -62,7 +45,7 @@ def merge(payload: dict, ctx) -> dict:
     os.makedirs(out, exist_ok=True)
     search = None
     if plan is not None:
-        search = run_search(job, plan, out, evaluation["batch_size"] if evaluation else 128, ctx)
+        search = run_search(job, plan, out, evaluation.batch_size if evaluation else 128, ctx)
         manifest = search.pop("manifest")
     else:
         manifest = run_merge(job, out, ctx)
@@ -83,30 +66,27 @@ def merge(payload: dict, ctx) -> dict:
         "evaluation": None,
     }
     if evaluation is not None:
-        result["evaluation"] = _evaluate(model, backbone, out, inputs, evaluation, None, None, ctx)
+        result["evaluation"] = _evaluate(model, backbone, out, inputs, evaluation.split, evaluation.batch_size,
+                                         evaluation.seed, None, None, ctx)
     result["seconds"] = time.perf_counter() - started
     return result
 
 
-def _evaluate(model, backbone, folder, inputs, options, lam, individual, ctx) -> dict:
+def _evaluate(model, backbone, folder, inputs, split, batch_size, seed, lam, individual, ctx) -> dict:
     def load(item):
-        return load_examples(item.require_spec("evaluation"), options["split"], options["seed"])
+        return load_examples(item.require_spec("evaluation"), split, seed)
 
-    result = evaluate_merge(folder, inputs, model, backbone, load, options["batch_size"], lam, individual, ctx)
-    result["split"] = options["split"]
+    result = evaluate_merge(folder, inputs, model, backbone, load, batch_size, lam, individual, ctx)
+    result["split"] = split
     result["lambda"] = lam if lam is not None else (read_manifest(folder)["lambda"] if folder else None)
     return result
 
 
-def evaluate(payload: dict, ctx) -> dict:
-    """{model, merged: dir|null, tasks: [{task, adapter}], split, batch_size, lambda?, individual?}."""
-    model, backbone = _model_and_backbone(payload)
-    inputs = parse_inputs(payload.get("tasks"), backbone, field="tasks")
-    for item in inputs:
-        item.require_spec("evaluate")
-    options = _evaluation_options(payload)
-    folder = payload.get("merged")
-    lam = payload.get("lambda")
+def evaluate(payload: EvaluatePayload, ctx) -> dict:
+    model = payload.model
+    backbone = Backbone.of(load_config(model))
+    inputs = parse_inputs([(t.task, t.adapter) for t in payload.tasks], backbone, field="tasks")
+    folder = payload.merged
     if folder:
         manifest = read_manifest(folder)
         merged_tasks = {t["task"] for t in manifest["tasks"]}
@@ -118,12 +98,12 @@ def evaluate(payload: dict, ctx) -> dict:
         if not (os.path.exists(base) and os.path.exists(model.name_or_path)
                 and os.path.realpath(base) == os.path.realpath(model.name_or_path)) and base != model.name_or_path:
             raise ValueError(f"the merge {folder} was made on base '{base}', not '{model.name_or_path}'")
-    if lam is not None and (isinstance(lam, bool) or not isinstance(lam, (int, float)) or not 0 <= lam <= 10):
-        raise ValueError(f"lambda is {lam!r}; expected a number in [0, 10]")
-    individual = payload.get("individual")
+    individual = payload.individual
     if individual is not None:
         missing = [i.name for i in inputs if i.name not in individual]
         if missing:
             raise ValueError(f"individual has no score for task {', '.join(map(repr, missing))}")
-        individual = {n: v if isinstance(v, dict) else {"score": float(v), "metrics": {}} for n, v in individual.items()}
-    return _evaluate(model, backbone, folder, inputs, options, lam, individual, ctx)
+        individual = {n: {"score": v.score, "metrics": v.metrics} if hasattr(v, "score") else {"score": float(v), "metrics": {}}
+                      for n, v in individual.items()}
+    return _evaluate(model, backbone, folder, inputs, payload.split, payload.batch_size, payload.seed,
+                     payload.lambda_, individual, ctx)

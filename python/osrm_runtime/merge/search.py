@@ -11,6 +11,7 @@ import shutil
 from dataclasses import dataclass
 
 from ..atomic import write_json_atomic
+from ..contract.payloads import MergeSearch
 from ..data.examples import load_examples
 from .curve import write_curve
 from .driver import MergeJob, run_merge
@@ -27,31 +28,19 @@ class SearchPlan:
     select: str  # "normalized" | "average"
 
     @staticmethod
-    def parse(payload: dict, spec, hyperparameters: dict) -> "SearchPlan":
-        if not isinstance(payload, dict) or not isinstance(payload.get("grid"), dict) or not payload["grid"]:
-            raise ValueError("search.grid must map hyperparameter names to lists of values, e.g. {\"lambda\": [0.1, 0.3]}")
+    def of(search: MergeSearch, spec) -> "SearchPlan":
+        """The payload's search, its grid checked against the method's own hyperparameters."""
         params = {p.name: p for p in spec.params}
         grid = {}
-        for name, values in payload["grid"].items():
+        for name, values in search.grid.items():
             if name not in params:
                 raise ValueError(f"search.grid.{name}: method '{spec.name}' has no hyperparameter '{name}' "
                                  f"(it takes: {', '.join(params)})")
-            if not isinstance(values, list) or not values:
-                raise ValueError(f"search.grid.{name} must be a non-empty list")
             grid[name] = [params[name].validate(spec.name, v) for v in values]
-        holdout = payload.get("holdout") or {"fraction": 0.1}
-        fraction, count = holdout.get("fraction"), holdout.get("count")
-        if (fraction is None) == (count is None):
-            raise ValueError("search.holdout takes exactly one of fraction (0 < f < 1) or count (>= 1)")
-        if fraction is not None and not 0 < float(fraction) < 1:
-            raise ValueError(f"search.holdout.fraction is {fraction}; expected 0 < fraction < 1")
-        if count is not None and int(count) < 1:
-            raise ValueError(f"search.holdout.count is {count}; expected at least 1")
-        select = payload.get("select", "normalized")
-        if select not in ("normalized", "average"):
-            raise ValueError(f"search.select is {select!r}; expected 'normalized' or 'average'")
-        return SearchPlan(grid, None if fraction is None else float(fraction), None if count is None else int(count),
-                          int(holdout.get("seed", 42)), select)
+        holdout = search.holdout
+        fraction = getattr(holdout, "fraction", None)
+        count = getattr(holdout, "count", None)
+        return SearchPlan(grid, fraction, count, holdout.seed, search.select)
 
     def settings(self) -> list[dict]:
         names = [n for n in self.grid if n != "lambda"]
@@ -94,7 +83,7 @@ def run_search(job: MergeJob, plan: SearchPlan, out: str, batch_size: int = 128,
     for index in range(len(plan.settings())):
         shutil.rmtree(os.path.join(work, f"setting-{index}"), ignore_errors=True)
     curve = write_curve(work, rows, others, [i.name for i in job.inputs], plan.select,
-                        f"{job.spec.pretty_name}: robustness to lambda")
+                        f"{job.spec.display_name}: robustness to lambda")
     return {"manifest": manifest, "best": {k: chosen[k] for k in ["lambda", *others]},
             "best_score": {"average": best_row["average"], "normalized": best_row["normalized"]},
             "holdout": {"split": "train", "fraction": plan.fraction, "count": plan.count, "seed": plan.seed,

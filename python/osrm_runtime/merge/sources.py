@@ -13,8 +13,8 @@ import os
 from dataclasses import dataclass
 from typing import Optional
 
-PEFT_PREFIX = "base_model.model."
-TASK_FILE = "osrm_task.json"
+from ..adapters import PREFIX as PEFT_PREFIX
+from ..adapters import TASK_FILE, AdapterFolder
 
 
 @dataclass
@@ -64,6 +64,10 @@ def read_task_info(path: str, head: dict) -> dict:
     if os.path.isfile(file):
         with open(file, encoding="utf-8") as f:
             return json.load(f)
+    return task_info_from_head(path, head)
+
+
+def task_info_from_head(path: str, head: dict) -> dict:
     weights = [t for n, t in head.items() if n.endswith("weight")]
     num_labels = int(min(w.shape[0] for w in weights)) if weights else 0
     return {"task": os.path.basename(os.path.normpath(path)), "num_labels": num_labels,
@@ -118,73 +122,38 @@ class TensorIndex:
         return self.files.get(self.backbone_keys[name])
 
 
-@dataclass
-class LoraModule:
-    a_key: str
-    b_key: str
-    scale: float
-
-
 class AdapterSource:
-    """A PEFT LoRA adapter: per adapted module its factors and scaling, and the task's head."""
+    """A PEFT LoRA adapter: per adapted module (by backbone weight name) its factors and
+    scaling, and the task's head."""
 
     kind = "lora"
 
     def __init__(self, path: str, backbone: Backbone):
-        from safetensors import safe_open
-
-        self.path = path
-        config_file = os.path.join(path, "adapter_config.json")
-        weights = os.path.join(path, "adapter_model.safetensors")
-        if not os.path.isfile(config_file) or not os.path.isfile(weights):
-            raise ValueError(f"{path} is not a PEFT adapter folder (adapter_config.json and "
-                             f"adapter_model.safetensors expected)")
-        with open(config_file, encoding="utf-8") as f:
-            self.config = json.load(f)
-        if self.config.get("peft_type", "LORA") != "LORA":
-            raise ValueError(f"adapter {path} is a {self.config.get('peft_type')} adapter; only LoRA can be merged")
-        if self.config.get("use_dora"):
+        folder = AdapterFolder(path, "adapter")
+        if folder.config.get("use_dora"):
             raise ValueError(f"adapter {path} uses DoRA, whose magnitude vector these merges do not model")
-        self.base = self.config.get("base_model_name_or_path")
-        self._file = safe_open(weights, framework="pt", device="cpu")
-        self.modules: dict[str, LoraModule] = {}
-        self.ranks: dict[str, int] = {}
-        self._head_keys: dict[str, str] = {}
-        for key in self._file.keys():
-            name = key[len(PEFT_PREFIX):] if key.startswith(PEFT_PREFIX) else key
-            if ".lora_A." in name:
-                module = name.split(".lora_A.")[0]
-                inner = backbone.backbone_name(module) or module
-                weight = f"{inner}.weight"
-                rank = int(self._file.get_slice(key).get_shape()[0])
-                self.ranks[weight] = rank
-                self.modules[weight] = LoraModule(key, key.replace(".lora_A.", ".lora_B."),
-                                                  self._scale(module, rank))
-            elif ".lora_B." in name or ".lora_" in name:
-                continue
-            elif backbone.backbone_name(name) is None:
-                self._head_keys[name] = key
-        self.head_names = list(self._head_keys)
-        self.info = read_task_info(path, self.head())
-
-    def _scale(self, module: str, rank: int) -> float:
-        import re
-
-        alpha = self.config.get("lora_alpha", rank)
-        for pattern, value in (self.config.get("alpha_pattern") or {}).items():
-            if re.match(rf"(.*\.)?{pattern}$", module):
-                alpha = value
-        return alpha / (rank ** 0.5) if self.config.get("use_rslora") else alpha / rank
+        self.path = path
+        self.folder = folder
+        self.config = folder.config
+        self.base = folder.base_model
+        # backbone weight name ("encoder.layer.0.attention.self.query.weight") -> classifier module name
+        self.modules: dict[str, str] = {}
+        for module in folder.modules:
+            inner = backbone.backbone_name(module) or module
+            self.modules[f"{inner}.weight"] = module
+        self.ranks: dict[str, int] = {weight: folder.rank(module) for weight, module in self.modules.items()}
+        self.head_names = [k[len(PEFT_PREFIX):] for k in folder.head_keys()
+                           if backbone.backbone_name(k[len(PEFT_PREFIX):]) is None]
+        self.info = folder.task_info or task_info_from_head(path, self.head())
 
     def head(self) -> dict:
-        return {n: self._file.get_tensor(key) for n, key in self._head_keys.items()}
+        return {n: self.folder.tensor(PEFT_PREFIX + n) for n in self.head_names}
 
     def factors(self, key: str):
         """(B * scale, A) in the nn.Linear layout: dW = B @ A (d_out x d_in)."""
         module = self.modules[key]
-        a = self._file.get_tensor(module.a_key).float()
-        b = self._file.get_tensor(module.b_key).float() * module.scale
-        return b, a
+        a, b = self.folder.factors(module)
+        return b.float() * self.folder.scaling(module), a.float()
 
     def delta(self, key: str, base=None):
         b, a = self.factors(key)

@@ -5,31 +5,21 @@ from __future__ import annotations
 
 import os
 
-from ..models import ModelSpec, load_classifier
-from .adapters import read_adapter
+from ..adapters import AdapterFolder
+from ..contract.payloads import DiagnosePayload
+from ..models import load_classifier
 from .init import load_stats_map
 from .interference import shift_matrix
 from .report import write_heatmap, write_tables
 from .weights import base_weights
 
 
-def diagnose(payload: dict, ctx) -> dict:
-    spec = ModelSpec.parse(payload.get("model"))
-    out = payload.get("out")
-    if not out:
-        raise ValueError("out: the folder for the matrix, tables and heat map is required")
-    entries = payload.get("adapters")
-    if not isinstance(entries, list) or not entries:
-        raise ValueError("adapters must be a list of {task, path} (PEFT LoRA folders)")
-    stats = load_stats_map(payload.get("stats"))
+def diagnose(payload: DiagnosePayload, ctx) -> dict:
+    spec, out = payload.model, payload.out
+    stats = load_stats_map(payload.stats)
     cols = list(stats)
     reference = stats[cols[0]]
-    adapters = []
-    for i, entry in enumerate(entries):
-        if not isinstance(entry, dict) or not entry.get("path"):
-            raise ValueError(f"adapters[{i}] must be {{task, path}}")
-        adapters.append((entry.get("task") or os.path.basename(os.path.normpath(entry["path"])),
-                         read_adapter(entry["path"], f"adapters[{i}].path")))
+    adapters = [(entry.task, AdapterFolder(entry.path, f"adapters[{i}].path")) for i, entry in enumerate(payload.adapters)]
     modules = sorted({m for _, a in adapters for m in a.modules})
     for i, (_, adapter) in enumerate(adapters):
         missing = [m for m in adapter.modules if m not in reference.meta["modules"]]
@@ -47,7 +37,7 @@ def diagnose(payload: dict, ctx) -> dict:
             if (b.shape[0], a.shape[1]) != tuple(w0[m].shape):
                 raise ValueError(f"adapters[{i}].path: {adapter.path} module {m} is {b.shape[0]}x{a.shape[1]} but the "
                                  f"base model {spec.name_or_path} has {w0[m].shape[0]}x{w0[m].shape[1]}")
-            factors[m] = (a.double(), b.double(), adapter.scaling)
+            factors[m] = (a.double(), b.double(), adapter.scaling(m))
         deltas.append(factors)
     moments = []
     for name, s in stats.items():
@@ -69,7 +59,7 @@ def diagnose(payload: dict, ctx) -> dict:
     extra = {"model": spec.name_or_path, "modules": modules, **summary,
              "adapter_paths": [a.path for _, a in adapters], "stats": {n: s.path for n, s in stats.items()}}
     paths = write_tables(out, rows, cols, matrix, extra)
-    title = payload.get("title") or "output shift ||dW_i H_j|| / ||W0 H_j||"
+    title = payload.title or "output shift ||dW_i H_j|| / ||W0 H_j||"
     if summary["off_diagonal_mean"] is not None:
         title += f"\noff-diagonal mean {summary['off_diagonal_mean']:.4f}"
     image = write_heatmap(os.path.join(out, "interference.png"), rows, cols, matrix, title)

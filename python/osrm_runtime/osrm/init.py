@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import os
 
+from ..adapters import lora_config, write_adapter
+from ..contract.payloads import OsrmInitPayload
 from ..models import device, target_module_suffixes
-from .adapters import write_lora_folder
 from .stats_cache import Stats, load_stats
 from .subspace import VARIANTS, check_rank, null_space_rows, others_second_moment, smallest_eigenvectors
 
 
 def load_stats_map(stats: dict, field: str = "stats") -> dict[str, Stats]:
-    if not isinstance(stats, dict) or not stats:
+    if not stats:
         raise ValueError(f"{field} must map task names to statistics files (from collect_stats)")
     loaded = {name: load_stats(path, f"{field}.{name}") for name, path in stats.items()}
     first_name, first = next(iter(loaded.items()))
@@ -87,44 +88,29 @@ def osrm_subspaces(target: str, stats: dict[str, Stats], modules: list[str], ran
     return a, res
 
 
-def osrm_init(payload: dict, ctx) -> dict:
-    from peft import LoraConfig
+def osrm_init(payload: OsrmInitPayload, ctx) -> dict:
     import torch
 
-    target = payload.get("task")
-    if isinstance(target, dict):
-        target = target.get("name")
-    if not target:
-        raise ValueError("task: the name of the task to initialise is required")
-    out = payload.get("out")
-    if not out:
-        raise ValueError("out: the folder to write the init adapter to is required")
-    stats = load_stats_map(payload.get("stats"))
-    lora = dict(payload.get("lora") or {})
-    osrm = dict(payload.get("osrm") or {})
-    rank = lora.get("rank", 8)
-    alpha = lora.get("alpha", 16)
-    dropout = float(lora.get("dropout", 0.0))
-    variant = osrm.get("variant", "covariance")
+    target, lora, osrm = payload.task, payload.lora, payload.osrm
+    stats = load_stats_map(payload.stats)
     reference = next(iter(stats.values()))
-    modules = select_modules(reference, lora.get("blocks"))
-    ctx.progress(f"osrm init {target}", current=0, total=1, message=variant)
-    a, residual = osrm_subspaces(target, stats, modules, rank, variant, osrm.get("weighting", "tokens"),
-                                 osrm.get("pooling", "masked"), device())
-    factors = {m: (a[m], torch.zeros(reference.meta["shapes"][m][0], rank)) for m in modules}
+    modules = select_modules(reference, lora.blocks)
+    ctx.progress(f"osrm init {target}", current=0, total=1, message=osrm.variant)
+    a, residual = osrm_subspaces(target, stats, modules, lora.rank, osrm.variant, osrm.weighting, osrm.pooling,
+                                 device())
+    factors = {m: (a[m], torch.zeros(reference.meta["shapes"][m][0], lora.rank)) for m in modules}
     family = reference.meta["model"]["family"]
-    blocks = lora.get("blocks") or reference.meta["blocks"]
-    config = LoraConfig(task_type="SEQ_CLS", r=rank, lora_alpha=alpha, lora_dropout=dropout,
-                        target_modules=target_module_suffixes(family, list(blocks)),
-                        fan_in_fan_out=bool(reference.meta.get("conv1d")))
-    config.base_model_name_or_path = reference.meta["model"]["name_or_path"]
+    config = lora_config(rank=lora.rank, alpha=lora.alpha, dropout=lora.dropout,
+                         target_modules=target_module_suffixes(family, list(lora.blocks)),
+                         fan_in_fan_out=bool(reference.meta.get("conv1d")))
     values = list(residual.values())
-    info = {"kind": "osrm_init", "task": target, "variant": variant, "rank": rank, "alpha": alpha,
-            "weighting": osrm.get("weighting", "tokens"), "pooling": osrm.get("pooling", "masked"),
+    info = {"kind": "osrm_init", "task": target, "variant": osrm.variant, "rank": lora.rank, "alpha": lora.alpha,
+            "weighting": osrm.weighting, "pooling": osrm.pooling,
             "stats": {name: s.path for name, s in stats.items()}, "residual": residual}
-    write_lora_folder(out, factors, config, info=info)
+    write_adapter(payload.out, factors, config, base_model=reference.meta["model"]["name_or_path"],
+                  files={"osrm_adapter.json": info})
     ctx.progress(f"osrm init {target}", current=1, total=1)
-    return {"adapter": os.path.abspath(out), "modules": modules, "variant": variant, "rank": rank,
+    return {"adapter": os.path.abspath(payload.out), "modules": modules, "variant": osrm.variant, "rank": lora.rank,
             "inputs": len({reference.input_key(m) for m in modules}),
             "others": [n for n in stats if n != target],
             "residual": {"mean": sum(values) / len(values), "max": max(values)}}

@@ -9,56 +9,50 @@ modules_to_save, so PeftModel.from_pretrained gives back a working classifier.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
-import shutil
 
-from ..models import ModelSpec, load_classifier
-from .adapters import read_adapter, write_lora_folder
+from ..adapters import AdapterFolder, lora_config, write_adapter
+from ..contract.payloads import TransformPayload
+from ..models import load_classifier
 from .weights import HEAD_MODULES, base_weights, head_state, num_labels_of_head
 
 
-def _osrm_rows(init_path: str) -> tuple[dict, dict]:
-    init = read_adapter(init_path, "init")
+def _osrm_rows(init_path: str) -> tuple[dict, AdapterFolder]:
+    init = AdapterFolder(init_path, "init")
     rows = {}
     for m in init.modules:
         a, b = init.factors(m)
         if b.abs().max() != 0:
             raise ValueError(f"init: {init_path} is not an OSRM init adapter (lora_B of {m} is not zero)")
         rows[m] = a.double()
-    return rows, init.config
+    return rows, init
 
 
-def transform(payload: dict, ctx) -> dict:
+def transform(payload: TransformPayload, ctx) -> dict:
     import torch
-    from peft import LoraConfig
 
-    spec = ModelSpec.parse(payload.get("model"))
-    out = payload.get("out")
-    if not out:
-        raise ValueError("out: the folder to write the transformed adapter to is required")
-    adapter_path, full_path = payload.get("adapter"), payload.get("full_model")
+    spec, out = payload.model, payload.out
+    adapter_path, full_path = payload.adapter, payload.full_model
     if bool(adapter_path) == bool(full_path):
         raise ValueError("give exactly one of adapter (a PEFT LoRA folder) or full_model (a fine-tuned model folder)")
-    rows, init_config = _osrm_rows(payload.get("init"))
+    rows, init = _osrm_rows(payload.init)
     rank = next(iter(rows.values())).shape[0]
-    alpha = (payload.get("lora") or {}).get("alpha", init_config.get("lora_alpha", rank))
+    alpha = payload.alpha if payload.alpha is not None else init.config.get("lora_alpha", rank)
     scaling = alpha / rank
     modules = sorted(rows)
     warnings: list[str] = []
     task_info = None
 
     if adapter_path:
-        source = read_adapter(adapter_path, "adapter")
+        source = AdapterFolder(adapter_path, "adapter")
         extra = [m for m in source.modules if m not in rows]
         if extra:
-            raise ValueError(f"adapter: {adapter_path} adapts {extra[0]!r}, for which init {payload.get('init')} "
+            raise ValueError(f"adapter: {adapter_path} adapts {extra[0]!r}, for which init {payload.init} "
                              f"has no OSRM subspace (init covers {len(rows)} modules)")
         head = source.head()
-        task_file = os.path.join(adapter_path, "osrm_task.json")
-        if os.path.isfile(task_file):
-            with open(task_file, encoding="utf-8") as f:
-                task_info = json.load(f)
+        task_info = source.task_info
         num_labels = (task_info or {}).get("num_labels") or num_labels_of_head(head) or 2
         base = load_classifier(spec, num_labels=num_labels)
         w0 = base_weights(base, modules)
@@ -72,12 +66,12 @@ def transform(payload: dict, ctx) -> dict:
             if (b.shape[0], a.shape[1]) != tuple(w0[m].shape):
                 raise ValueError(f"adapter: {adapter_path} module {m} has shape {b.shape[0]}x{a.shape[1]} but the "
                                  f"base model {spec.name_or_path} has {w0[m].shape[0]}x{w0[m].shape[1]}")
-            deltas[m] = source.delta(m)
-        target_modules = source.config.get("target_modules") or init_config.get("target_modules")
+            deltas[m] = source.scaling(m) * (b.double() @ a.double())
+        target_modules = source.config.get("target_modules") or init.config.get("target_modules")
     else:
         if not os.path.isdir(full_path):
             raise ValueError(f"full_model: {full_path!r} is not a model folder")
-        tuned = load_classifier(ModelSpec(full_path, spec.family, spec.dtype), num_labels=_config_labels(full_path))
+        tuned = load_classifier(dataclasses.replace(spec, name_or_path=full_path), num_labels=_config_labels(full_path))
         head = head_state(tuned)
         base = load_classifier(spec, num_labels=num_labels_of_head(head) or 2)
         w0 = base_weights(base, modules)
@@ -92,7 +86,7 @@ def transform(payload: dict, ctx) -> dict:
         if changed:
             warnings.append(f"{len(changed)} other fine-tuned parameters (e.g. {changed[0]}) differ from the base "
                             f"and are not carried by a LoRA adapter")
-        target_modules = init_config.get("target_modules")
+        target_modules = init.config.get("target_modules")
     if not head:
         warnings.append("the source has no task head; the adapter will get a fresh one when loaded")
     for w in warnings:
@@ -109,15 +103,12 @@ def transform(payload: dict, ctx) -> dict:
         if total > 0:
             kept.append(float(((deltas[m] @ a.T) ** 2).sum()) / total)
     head_modules = sorted({k.split(".")[0] for k in head})
-    config = LoraConfig(task_type="SEQ_CLS", r=rank, lora_alpha=alpha, lora_dropout=0.0,
-                        target_modules=target_modules, modules_to_save=head_modules or None,
-                        fan_in_fan_out=bool(init_config.get("fan_in_fan_out")))
-    config.base_model_name_or_path = spec.name_or_path
+    config = lora_config(rank=rank, alpha=alpha, dropout=0.0, target_modules=target_modules,
+                         modules_to_save=head_modules, fan_in_fan_out=bool(init.config.get("fan_in_fan_out")))
     info = {"kind": "osrm_transform", "source": os.path.abspath(adapter_path or full_path),
-            "init": os.path.abspath(payload["init"]), "rank": rank, "alpha": alpha}
-    write_lora_folder(out, factors, config, extra=head, info=info)
-    if task_info is not None:
-        shutil.copyfile(os.path.join(adapter_path, "osrm_task.json"), os.path.join(out, "osrm_task.json"))
+            "init": os.path.abspath(payload.init), "rank": rank, "alpha": alpha}
+    write_adapter(out, factors, config, base_model=spec.name_or_path, head=head, task_info=task_info,
+                  files={"osrm_adapter.json": info})
     return {"adapter": os.path.abspath(out), "modules": modules, "rank": rank, "alpha": alpha,
             "head": sorted(head), "kept_energy": {"mean": sum(kept) / len(kept) if kept else None,
                                                   "min": min(kept) if kept else None},

@@ -3,7 +3,7 @@
 The models are randomly initialised transformers models of each supported family with a real
 byte-level BPE tokenizer trained on a small vocabulary; the GLUE folders use the original TSV
 layout with a learnable synthetic signal (sentiment words, paraphrase overlap), so a test can
-train on them and check that learning happened. Exposed as the op `make_test_fixture`.
+train on them and check that learning happened. Exposed as the test-only op `make_test_fixture`.
 """
 
 from __future__ import annotations
@@ -151,12 +151,9 @@ _EVAL_FILE: dict[str, str] = {}
 
 
 def make_test_fixture(payload, ctx):
-    """Op: {"out": dir, "family": "roberta", "glue_tasks": [...]} -> {"model": dir, "glue_dir": dir}."""
-    out = payload["out"]
-    model_dir = make_tiny_model(os.path.join(out, f"tiny-{payload.get('family', 'roberta')}"),
-                                family=payload.get("family", "roberta"),
-                                hidden=int(payload.get("hidden", 32)), layers=int(payload.get("layers", 2)))
-    glue_dir = write_glue_dir(os.path.join(out, "glue"), tuple(payload.get("glue_tasks", ("sst2", "mrpc", "stsb"))),
-                              int(payload.get("n_train", 200)), int(payload.get("n_eval", 80)),
-                              int(payload.get("seed", 0)))
+    """Op: a tiny model of `family` and a GLUE folder of `glue_tasks` under `out`."""
+    model_dir = make_tiny_model(os.path.join(payload.out, f"tiny-{payload.family}"), family=payload.family,
+                                hidden=payload.hidden, layers=payload.layers)
+    glue_dir = write_glue_dir(os.path.join(payload.out, "glue"), tuple(payload.glue_tasks), payload.n_train,
+                              payload.n_eval, payload.seed)
     return {"model": model_dir, "glue_dir": glue_dir}

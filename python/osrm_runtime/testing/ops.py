@@ -18,25 +18,33 @@ class RequestedFailure(RuntimeError):
 
 
 def fail(payload, ctx):
-    raise RequestedFailure(payload.get("message", "failure requested by the caller"))
+    raise RequestedFailure(payload.message)
 
 
 def crash(payload, ctx):
     """Dies without a word, like a segfault or an OOM kill would."""
-    how = payload.get("how", "exit")
+    how = payload.how
     sys.stdout.flush()
     if how == "segfault":
         os.kill(os.getpid(), signal.SIGSEGV)
     if how == "kill":
         os.kill(os.getpid(), signal.SIGKILL)
-    os._exit(int(payload.get("code", 3)))
+    os._exit(payload.code)
 
 
 def sleep(payload, ctx):
     """Sleeps in small steps with progress; used to test aborts and progress display."""
-    seconds = float(payload.get("seconds", 1.0))
+    seconds = payload.seconds
     steps = max(1, int(seconds / 0.05))
     for i in range(steps):
         time.sleep(seconds / steps)
         ctx.progress("sleep", current=i + 1, total=steps, unit="step")
     return {"pid": os.getpid(), "slept": seconds}
+
+
+def parse_payload(payload, ctx):
+    """The typed object the contract builds for `payload.payload` as op `payload.op`, back as
+    JSON: what an op really receives, defaults included."""
+    from ..contract import parse, to_json
+
+    return to_json(parse(payload.op, payload.payload))

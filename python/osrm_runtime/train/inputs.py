@@ -13,7 +13,7 @@ from typing import Optional
 
 import numpy as np
 
-from ..data import Examples, TaskSpec, load_examples
+from ..data import Examples, TaskSpec, load_examples, task_metric
 from ..data.batches import Encoded, encode
 from ..metrics import score
 
@@ -56,8 +56,8 @@ def load_task_data(spec: TaskSpec, tokenizer, model_config, seed: int) -> TaskDa
     if train.num_labels != evaluation.num_labels:
         raise ValueError(f"task '{spec.name}': train has {train.num_labels} labels, eval {evaluation.num_labels}")
     data = TaskData(train, evaluation, encode(tokenizer, train, spec.max_length),
-                    encode(tokenizer, evaluation, spec.max_length), spec.metric)
-    if spec.source["kind"] == "glue" and spec.source["task"] == "mnli":
+                    encode(tokenizer, evaluation, spec.max_length), task_metric(spec))
+    if spec.source.kind == "glue" and spec.source.task == "mnli":
         data.eval_mismatched = load_examples(spec, "eval_mismatched", seed)
         data.eval_mismatched_encoded = encode(tokenizer, data.eval_mismatched, spec.max_length)
     return data

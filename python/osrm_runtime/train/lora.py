@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import os
 
+from ..adapters import AdapterFolder, lora_config
+from ..contract.payloads import LoraSetting
 from ..models import adapted_module_names
-from .config import InitSpec, LoraSpec
 
 # Names transformers gives the classification head, per architecture family.
 HEAD_NAMES = ("classifier", "score", "classification_head")
@@ -26,12 +27,12 @@ def head_module_name(model) -> str:
                      f"(looked for {HEAD_NAMES}; top-level modules: {sorted(children)})")
 
 
-def build_lora_model(base, family: str, lora: LoraSpec, init: InitSpec):
-    from peft import LoraConfig, get_peft_model
+def build_lora_model(base, family: str, lora: LoraSetting, init):
+    from peft import get_peft_model
 
-    targets = adapted_module_names(base, family, lora.blocks)
-    config = LoraConfig(task_type="SEQ_CLS", r=lora.rank, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
-                        target_modules=targets, modules_to_save=[head_module_name(base)])
+    targets = adapted_module_names(base, family, list(lora.blocks))
+    config = lora_config(rank=lora.rank, alpha=lora.alpha, dropout=lora.dropout, target_modules=targets,
+                         modules_to_save=[head_module_name(base)])
     model = get_peft_model(base, config)
     if init.kind == "osrm":
         load_lora_factors(model, init.adapter)
@@ -48,12 +49,8 @@ def load_lora_factors(model, adapter_dir: str) -> int:
     """
     import torch
     from peft import get_peft_model_state_dict
-    from safetensors.torch import load_file
 
-    path = os.path.join(adapter_dir, "adapter_model.safetensors")
-    saved = {k: v for k, v in load_file(path).items() if ".lora_A." in k or ".lora_B." in k}
-    if not saved:
-        raise ValueError(f"init.adapter: {path} holds no lora_A/lora_B tensors")
+    saved = AdapterFolder(adapter_dir, "init.adapter").lora_tensors()
     expected = {k: v for k, v in get_peft_model_state_dict(model).items() if ".lora_A." in k or ".lora_B." in k}
     missing = sorted(set(expected) - set(saved))
     extra = sorted(set(saved) - set(expected))

@@ -16,18 +16,19 @@ import contextlib
 import json
 import math
 import os
-import shutil
 import time
 from dataclasses import dataclass
 from typing import Callable, Optional
 
+from ..adapters import write_adapter
 from ..context import Context
 from ..data.batches import Encoded, batch_order, collate
 from ..evaluate import predict_logits
 from ..metrics import predictions_from_logits, score
 from ..models import family_of, load_classifier, load_config, load_tokenizer
 from . import checkpoint, distributed
-from .config import TrainConfig, TrainingSpec, parse
+from ..contract.payloads import TrainingSetting, TrainPayload
+from .config import TrainConfig, from_payload
 from .inputs import TaskData, load_task_data, majority_baseline
 from .lora import build_lora_model, trainable_parameters
 
@@ -36,8 +37,8 @@ class TrainingDiverged(Exception):
     """The loss became NaN or infinite; the last good checkpoint is kept."""
 
 
-def train(payload: dict, ctx: Context) -> dict:
-    config = parse(payload)
+def train(payload: TrainPayload, ctx: Context) -> dict:
+    config = from_payload(payload)
     dist = distributed.setup()
     try:
         return Run(config, ctx, dist).execute()
@@ -49,7 +50,7 @@ def train(payload: dict, ctx: Context) -> dict:
 # pieces the loop (and bench/train) use
 
 
-def autocast_dtype(training: TrainingSpec, device) -> Optional["object"]:
+def autocast_dtype(training: TrainingSetting, device) -> Optional["object"]:
     """bf16 autocast on a GPU that supports it (precision auto or bf16), fp32 otherwise; bf16 on a
     CPU only when asked for explicitly."""
     import torch
@@ -63,7 +64,7 @@ def autocast_dtype(training: TrainingSpec, device) -> Optional["object"]:
     return None
 
 
-def make_optimizer(model, training: TrainingSpec):
+def make_optimizer(model, training: TrainingSetting):
     """AdamW; weight decay on matrices only (LoRA factors, head weights), never on biases."""
     import torch
 
@@ -76,20 +77,15 @@ def make_optimizer(model, training: TrainingSpec):
     return torch.optim.AdamW(groups, lr=training.lr), names
 
 
-def lr_schedule(training: TrainingSpec, total_steps: int) -> Callable[[int], float]:
-    """The learning rate of optimizer step `step` (0-based), as transformers' linear schedule
-    with warmup computes it: linear warmup over ceil(ratio * total) steps, then linear decay to 0
-    at `total_steps` (or constant after warmup)."""
+def make_scheduler(optimizer, training: TrainingSetting, total_steps: int):
+    """transformers' schedule: linear warmup over ceil(warmup_ratio * total) optimizer steps (as
+    its Trainer counts them), then linear decay to 0 at `total_steps`, or constant."""
+    from transformers import get_constant_schedule_with_warmup, get_linear_schedule_with_warmup
+
     warmup = math.ceil(training.warmup_ratio * total_steps)
-
-    def lr_at(step: int) -> float:
-        if step < warmup:
-            return training.lr * step / max(1, warmup)
-        if training.scheduler == "constant":
-            return training.lr
-        return training.lr * max(0.0, (total_steps - step) / max(1, total_steps - warmup))
-
-    return lr_at
+    if training.scheduler == "constant":
+        return get_constant_schedule_with_warmup(optimizer, warmup)
+    return get_linear_schedule_with_warmup(optimizer, warmup, total_steps)
 
 
 def loss_of(logits, labels, regression: bool):
@@ -110,7 +106,7 @@ class EpochStats:
 
 
 def train_steps(model, optimizer, encoded: Encoded, batches: list[list[int]], *, pad_id: int, padding_side: str,
-                device, amp_dtype, grad_accum: int, lr_at: Callable[[int], float], first_step: int,
+                device, amp_dtype, grad_accum: int, scheduler, first_step: int,
                 epoch: int, on_step: Optional[Callable[[int, float, float, float], None]] = None,
                 no_sync: Optional[Callable] = None, pad_to: Optional[int] = None) -> EpochStats:
     """One pass over `batches` (this rank's micro-batches). Every `grad_accum` micro-batches make
@@ -148,10 +144,10 @@ def train_steps(model, optimizer, encoded: Encoded, batches: list[list[int]], *,
                 (loss / len(group)).backward()
             group_loss += value / len(group)
             samples += len(indices)
-        lr = lr_at(step)
-        for param_group in optimizer.param_groups:
-            param_group["lr"] = lr
+        lr = optimizer.param_groups[0]["lr"]  # this step's, as the scheduler set it after the last
         optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
         optimizer.zero_grad(set_to_none=True)
         step += 1
         total_loss += group_loss
@@ -260,7 +256,7 @@ class Run:
         cfg, tr = self.config, self.config.training
         steps_per_epoch = math.ceil(len(self._batches(1)) / tr.grad_accum)
         total_steps = steps_per_epoch * tr.epochs
-        lr_at = lr_schedule(tr, total_steps)
+        scheduler = make_scheduler(self.optimizer, tr, total_steps)
         history: list[dict] = []
         best: Optional[dict] = None
         best_state: Optional[dict] = None
@@ -273,6 +269,7 @@ class Run:
                                  f"payload; delete it to start over")
             set_peft_model_state_dict(self.model, saved.trainable)
             checkpoint.optimizer_from_flat(self.optimizer, saved.optimizer, saved.state["optimizer"])
+            scheduler.load_state_dict(saved.state["scheduler"])
             checkpoint.restore_rng(saved.rng)
             history, best, best_state = saved.state["history"], saved.state["best"], saved.best
             step, resumed_from = saved.state["step"], saved.state["epoch"]
@@ -290,7 +287,7 @@ class Run:
         for epoch in range(start_epoch, tr.epochs + 1):
             stats = train_steps(self.ddp, self.optimizer, self.data.train_encoded, self._batches(epoch),
                                 pad_id=self.tokenizer.pad_token_id, padding_side=padding_side,
-                                device=self.device, amp_dtype=self.amp, grad_accum=tr.grad_accum, lr_at=lr_at,
+                                device=self.device, amp_dtype=self.amp, grad_accum=tr.grad_accum, scheduler=scheduler,
                                 first_step=step, epoch=epoch, on_step=on_step, no_sync=no_sync)
             step += stats.steps
             loss = distributed.mean_over_ranks(stats.loss, self.dist)
@@ -306,11 +303,12 @@ class Run:
                     best_state = {k: v.detach().cpu().clone()
                                   for k, v in get_peft_model_state_dict(self.model).items()}
                 history.append(record)
-                self.ctx.log(f"epoch {epoch}/{tr.epochs}: loss {loss:.4f}  {cfg.task.metric} {result['score']:.4f}"
+                self.ctx.log(f"epoch {epoch}/{tr.epochs}: loss {loss:.4f}  {self.data.metric} {result['score']:.4f}"
                              f"  (best {best['score']:.4f} @ {best['epoch']})")
                 optimizer_tensors, optimizer_meta = checkpoint.optimizer_to_flat(self.optimizer, self.param_names)
                 state = {"fingerprint": cfg.fingerprint(), "epoch": epoch, "step": step, "history": history,
-                         "best": best, "optimizer": optimizer_meta, "world_size": self.dist.world}
+                         "best": best, "optimizer": optimizer_meta, "scheduler": scheduler.state_dict(),
+                         "world_size": self.dist.world}
                 checkpoint.save_checkpoint(self.out, epoch, state, get_peft_model_state_dict(self.model),
                                            best_state, optimizer_tensors)
             distributed.barrier(self.dist)
@@ -339,18 +337,15 @@ class Run:
                    "train_examples": len(data.train), "eval_examples": len(data.eval)}
         if data.eval_mismatched is not None:
             metrics["eval_mismatched"] = self._evaluate(data.eval_mismatched, data.eval_mismatched_encoded)[0]
-        staging = os.path.join(self.out, f".final.tmp-{os.getpid()}")
-        shutil.rmtree(staging, ignore_errors=True)
-        self.model.save_pretrained(staging)
-        checkpoint.save_tensors(os.path.join(staging, "eval_predictions.safetensors"),
-                                {"logits": _tensor(logits)}, metadata={"split": "eval", "epoch": str(best["epoch"])})
-        for name in os.listdir(staging):
-            os.replace(os.path.join(staging, name), os.path.join(self.out, name))
-        shutil.rmtree(staging, ignore_errors=True)
+        from peft import get_peft_model_state_dict
+
         train = data.train
-        checkpoint.write_json_atomic(os.path.join(self.out, "osrm_task.json"), {
-            "task": self.config.task.name, "num_labels": train.num_labels, "regression": train.regression,
-            "labels": list(train.label_names), "metric": data.metric})
+        task_info = {"task": self.config.task.name, "num_labels": train.num_labels, "regression": train.regression,
+                     "labels": list(train.label_names), "metric": data.metric}
+        write_adapter(self.out, {}, self.model.peft_config["default"], base_model=self.config.model.name_or_path,
+                      tensors=get_peft_model_state_dict(self.model), task_info=task_info)
+        checkpoint.save_tensors(os.path.join(self.out, "eval_predictions.safetensors"),
+                                {"logits": _tensor(logits)}, metadata={"split": "eval", "epoch": str(best["epoch"])})
         # metrics.json last: its presence marks the run as finished.
         checkpoint.write_json_atomic(os.path.join(self.out, "metrics.json"), metrics)
         checkpoint.remove_checkpoints(self.out)

@@ -3,13 +3,14 @@ import { z } from "zod";
 
 export const ModelFamily = z.enum(["roberta", "bert", "t5", "llama", "mistral", "gpt2"]);
 
-export const BackboneObject = z.strictObject({
-  /** A hub id or a local folder (a path starting with ./, ../, / or ~ is a folder, relative to the config). */
-  name_or_path: z.string().min(1),
-  /** null: detected from the model's config.model_type. */
-  family: ModelFamily.nullable().default(null),
-  dtype: z.enum(["float32", "bfloat16", "auto"]).default("auto"),
-});
+export const BackboneObject = z
+  .strictObject({
+    /** A hub id or a local folder (a path starting with ./, ../, / or ~ is a folder, relative to the config). */
+    name_or_path: z.string().min(1).describe("a hub id or a local model folder"),
+    family: ModelFamily.nullable().default(null).describe("null: detected from the model's config.model_type"),
+    dtype: z.enum(["float32", "bfloat16", "auto"]).default("auto").describe("weights dtype; auto: bf16 on a GPU that has it, else float32"),
+  })
+  .meta({ id: "ModelSpec" });
 
 /** `backbone: roberta-large` is short for `backbone: {name_or_path: roberta-large}`. */
 export const Backbone = z.union([

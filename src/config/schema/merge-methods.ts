@@ -1,116 +1,139 @@
 /**
- * The merging methods a config may name, each describing its own hyperparameters (ALGORITHMS.md §5).
- * The Python registry (python/osrm_runtime/merge/registry.py) is the implementation and owns the
- * names, defaults and ranges; this is its mirror for validating configs before any work starts,
- * and test/config-merge-methods.test.ts fails when the two drift apart. Every hyperparameter is a
- * sweep axis (a list expands into one merge per value) or may be searched by the merge op on
- * held-out training examples (`search: {lambda: [0.1, 0.3, ...]}`).
+ * The merging methods, as the Python registry (python/osrm_runtime/merge/registry.py) describes
+ * them: it is the one source of every method's name, display name, hyperparameters (type, range,
+ * default), inputs and reference. `npm run contract` writes that description to
+ * src/ops/merge-methods.json; the config's and the merge op's schemas, `osrm merge --help`, the
+ * planner and the report are all built from it here. Adding a method is one Python file plus
+ * regeneration; nothing on this side lists a method by hand.
  */
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { z } from "zod";
 import { oneOrMany } from "./sweep.ts";
 
-// Ranges as python/osrm_runtime/merge/hyperparams.py declares them (test/config-merge-methods.test.ts
-// checks the two registries agree); lambda is also kept > 0, since lambda 0 merges nothing.
-const between = (name: string, low: number, high: number, open: "" | "low" | "high") => {
-  const range = `${open === "low" ? "(" : "["}${low}, ${high}${open === "high" ? ")" : "]"}`;
-  const error = `${name} must be in ${range}`;
-  const lower = open === "low" ? z.number().gt(low, { error }) : z.number().min(low, { error });
-  return open === "high" ? lower.lt(high, { error }) : lower.max(high, { error });
-};
-const Lambda = between("lambda", 0, 10, "low");
-const Density = between("density", 0, 1, "low");
-const DropRate = between("drop_rate", 0, 1, "high");
-const Seed = z.int().min(0).max(2 ** 31 - 1);
-const TrimScope = z.enum(["tensor", "global"]);
+const Hyperparameter = z.strictObject({
+  name: z.string(),
+  type: z.enum(["float", "int", "choice"]),
+  default: z.union([z.number(), z.string(), z.null()]),
+  help: z.string(),
+  min: z.number().nullable().optional(),
+  max: z.number().nullable().optional(),
+  exclusive_min: z.boolean().optional(),
+  exclusive_max: z.boolean().optional(),
+  choices: z.array(z.string()).optional(),
+  nullable: z.boolean(),
+});
+export type HyperparameterSpec = z.infer<typeof Hyperparameter>;
 
-interface Hyperparameter<T extends z.ZodType> {
-  value: T;
-  fallback: z.output<T>;
+const MethodDescription = z.strictObject({
+  name: z.string().regex(/^[a-z][a-z0-9_]*$/),
+  display_name: z.string(),
+  summary: z.string(),
+  reference: z.strictObject({ title: z.string(), authors: z.string(), year: z.int(), url: z.string() }),
+  /** lora_factors: needs LoRA adapters (works on B and A); dense_deltas: any task vectors. */
+  works_on: z.enum(["lora_factors", "dense_deltas"]),
+  needs_data: z.array(z.enum(["fisher", "gram"])),
+  /** sum / mean: the merged update is exactly that combination of the task updates. */
+  linear_combination: z.enum(["sum", "mean"]).nullable(),
+  hyperparameters: z.array(Hyperparameter).min(1),
+});
+export type MethodDescription = z.infer<typeof MethodDescription>;
+
+export const MergeMethodsFile = z.strictObject({ $comment: z.string(), methods: z.array(MethodDescription).min(1) });
+
+const registryFile = fileURLToPath(new URL("../../ops/merge-methods.json", import.meta.url));
+export const MERGE_METHODS: readonly MethodDescription[] = MergeMethodsFile.parse(JSON.parse(readFileSync(registryFile, "utf8"))).methods;
+
+export type MergeMethodName = string;
+const names = MERGE_METHODS.map((m) => m.name);
+export const MergeMethodName = z.enum(names as [string, ...string[]]);
+
+function rangeText(h: HyperparameterSpec): string {
+  return `${h.exclusive_min ? "(" : "["}${h.min}, ${h.max}${h.exclusive_max ? ")" : "]"}`;
 }
-const hp = <T extends z.ZodType>(value: T, fallback: z.output<T>): Hyperparameter<T> => ({ value, fallback });
 
-type Hyperparameters = Record<string, Hyperparameter<z.ZodType>>;
-
-function mergeMethod<const N extends string, H extends Hyperparameters>(name: N, description: string, hyperparameters: H, needsData = false) {
-  type Fields = { [K in keyof H]: z.ZodDefault<ReturnType<typeof oneOrMany<H[K]["value"]>>> };
-  type Grids = { [K in keyof H]: z.ZodOptional<z.ZodArray<H[K]["value"]>> };
-  const fields = {} as Record<string, z.ZodType>;
-  const grids = {} as Record<string, z.ZodType>;
-  for (const [key, { value, fallback }] of Object.entries(hyperparameters)) {
-    fields[key] = oneOrMany(value).default(fallback as never);
-    grids[key] = z.array(value).min(2, { error: "a search grid needs at least two values" }).optional();
+/** One value of a hyperparameter, checked against the registry's range. */
+export function hyperparameterValue(h: HyperparameterSpec): z.ZodType {
+  let value: z.ZodType;
+  if (h.type === "choice") {
+    value = z.enum(h.choices as [string, ...string[]]);
+  } else {
+    const error = `${h.name} must be in ${rangeText(h)}`;
+    let n = h.type === "int" ? z.int() : z.number();
+    if (typeof h.min === "number") n = h.exclusive_min ? n.gt(h.min, { error }) : n.min(h.min, { error });
+    if (typeof h.max === "number") n = h.exclusive_max ? n.lt(h.max, { error }) : n.max(h.max, { error });
+    value = n;
   }
-  const schema = z.strictObject({
-    name: z.literal(name),
-    ...(fields as Fields),
-    /** Hyperparameters chosen by the merge op on held-out training examples instead of fixed. */
-    search: z.strictObject(grids as Grids).optional(),
-  });
-  return { name, description, hyperparameters: Object.keys(hyperparameters) as (keyof H & string)[], needsData, schema };
+  return h.nullable ? value.nullable() : value;
 }
 
-const lambda = (fallback: number) => ({ lambda: hp(Lambda, fallback) });
+export interface MergeMethodSpec extends MethodDescription {
+  /** The method in a config: every hyperparameter one value or a sweep list, an optional search grid. */
+  entry: z.ZodType;
+  /** The method in the merge op's payload: `{name, ...one value per hyperparameter}`, defaults filled. */
+  setting: z.ZodObject;
+  /** Reads training examples (Fisher, RegMean): the merge payload carries `data`. */
+  needsData: boolean;
+}
 
-export const MERGE_METHODS = [
-  mergeMethod("weight_averaging", "mean of the task vectors", lambda(1.0)),
-  mergeMethod("task_arithmetic", "sum of the task vectors, scaled by lambda", lambda(0.3)),
-  mergeMethod("ties", "trim to the top density, elect a sign per entry, mean of the agreeing entries", {
-    ...lambda(1.0),
-    density: hp(Density, 0.2),
-    trim_scope: hp(TrimScope, "tensor"),
-  }),
-  mergeMethod("dare_ta", "drop entries with probability drop_rate and rescale, then sum", {
-    ...lambda(0.3),
-    drop_rate: hp(DropRate, 0.3),
-    seed: hp(Seed, 42),
-  }),
-  mergeMethod("dare_ties", "DARE's drop and rescale, then TIES", {
-    ...lambda(1.0),
-    drop_rate: hp(DropRate, 0.3),
-    seed: hp(Seed, 42),
-    density: hp(Density, 1.0),
-    trim_scope: hp(TrimScope, "tensor"),
-  }),
-  mergeMethod("emr", "EMR-Merging: unified task vector plus per-task masks and rescalers (tuning-free)", lambda(1.0)),
-  mergeMethod("fisher", "average weighted by each task's diagonal Fisher information", { ...lambda(1.0), floor: hp(between("floor", 0, 1, ""), 1e-6) }, true),
-  mergeMethod("regmean", "per linear layer, the least-squares merge on the tasks' inputs", { ...lambda(1.0), alpha: hp(between("alpha", 0, 1, ""), 0.9) }, true),
-  mergeMethod("knots_ta", "KnOTS: task arithmetic in the shared SVD basis of the updates", lambda(0.3)),
-  mergeMethod("knots_ties", "KnOTS: TIES in the shared SVD basis of the updates", { ...lambda(1.0), density: hp(Density, 0.2) }),
-  mergeMethod("knots_dare_ties", "KnOTS: DARE-TIES in the shared SVD basis of the updates", {
-    ...lambda(1.0),
-    drop_rate: hp(DropRate, 0.3),
-    seed: hp(Seed, 42),
-    density: hp(Density, 1.0),
-  }),
-  mergeMethod("core_space_ta", "Core Space: task arithmetic of the LoRA cores (exactly dense TA)", lambda(0.3)),
-  mergeMethod("core_space_ties", "Core Space: TIES of the LoRA cores", { ...lambda(1.0), density: hp(Density, 0.2) }),
-  // sv_fraction null: 1/T of each layer's rank per task.
-  mergeMethod("tsv", "TSV-Merge: top singular components per task, re-orthogonalised", { ...lambda(1.0), sv_fraction: hp(Density.nullable(), null) }),
-  mergeMethod("iso_c", "Iso-C: task arithmetic with a flat singular spectrum", lambda(1.0)),
-  mergeMethod("iso_cts", "Iso-CTS: isotropic common subspace plus task-specific directions", {
-    ...lambda(1.0),
-    common_fraction: hp(between("common_fraction", 0, 1, ""), 0.8),
-  }),
-] as const;
+function buildSpec(description: MethodDescription): MergeMethodSpec {
+  const fields: Record<string, z.ZodType> = {};
+  const values: Record<string, z.ZodType> = {};
+  const grids: Record<string, z.ZodType> = {};
+  for (const h of description.hyperparameters) {
+    const value = hyperparameterValue(h);
+    values[h.name] = value.default(h.default as never);
+    fields[h.name] = oneOrMany(value).default(h.default as never);
+    grids[h.name] = z.array(value).min(2, { error: "a search grid needs at least two values" }).optional();
+  }
+  const name = z.literal(description.name);
+  return {
+    ...description,
+    needsData: description.needs_data.length > 0,
+    entry: z.strictObject({
+      name,
+      ...fields,
+      /** Hyperparameters chosen by the merge op on held-out training examples instead of fixed. */
+      search: z.strictObject(grids).optional(),
+    }),
+    setting: z.strictObject({ name, ...values }),
+  };
+}
 
-type MethodSpec = (typeof MERGE_METHODS)[number];
-export type MergeMethodName = MethodSpec["name"];
-export const MergeMethodName = z.enum(MERGE_METHODS.map((m) => m.name) as [MergeMethodName, ...MergeMethodName[]]);
+export const MERGE_METHOD_SPECS: readonly MergeMethodSpec[] = MERGE_METHODS.map(buildSpec);
 
-const MethodObject = z.discriminatedUnion(
-  "name",
-  MERGE_METHODS.map((m) => m.schema) as unknown as [MethodSpec["schema"], ...MethodSpec["schema"][]],
-);
-
-/** `- ties` is short for `- {name: ties}` with the method's defaults. */
-export const MergeMethodEntry = z.union([MergeMethodName.transform((name) => MethodObject.parse({ name })), MethodObject]);
-export type MergeMethodEntry = z.output<typeof MethodObject>;
-
-export function methodSpec(name: MergeMethodName): MethodSpec {
-  const spec = MERGE_METHODS.find((m) => m.name === name);
-  if (!spec) throw new Error(`unknown merge method ${name}`);
+export function methodSpec(name: string): MergeMethodSpec {
+  const spec = MERGE_METHOD_SPECS.find((m) => m.name === name);
+  if (!spec) throw new Error(`unknown merge method ${name}; known: ${names.join(", ")}`);
   return spec;
 }
+
+/** How tables name a method (the registry's display name); "individual" rows are the fine-tuned models. */
+export function methodDisplayName(name: string): string {
+  if (name === "individual") return "Individual";
+  return MERGE_METHOD_SPECS.find((m) => m.name === name)?.display_name ?? name;
+}
+
+const MethodEntryObject = z.discriminatedUnion(
+  "name",
+  MERGE_METHOD_SPECS.map((m) => m.entry) as unknown as [z.ZodObject, ...z.ZodObject[]],
+);
+
+export type MergeMethodEntry = { name: string; search?: Record<string, unknown[]> } & Record<string, unknown>;
+/** `- ties` is short for `- {name: ties}` with the method's defaults. */
+export const MergeMethodEntry = z.union([
+  MergeMethodName.transform((name) => MethodEntryObject.parse({ name })),
+  MethodEntryObject,
+]) as unknown as z.ZodType<MergeMethodEntry, unknown>;
+
+/**
+ * The method of one merge op call, every hyperparameter one value (the registry's default when
+ * not given). Python keeps it as a mapping: its own registry validates it again and builds the method.
+ */
+export const MergeMethodSetting = z
+  .discriminatedUnion("name", MERGE_METHOD_SPECS.map((m) => m.setting) as unknown as [z.ZodObject, ...z.ZodObject[]])
+  .meta({ id: "MergeMethodSetting", "x-python": "mapping", description: "{name, ...hyperparameters}: one method of the registry" });
+export type MergeMethodSetting = { name: string } & Record<string, unknown>;
 
 /** One merge to run: a method with every hyperparameter fixed (or left to its search grid). */
 export interface MergeSetting {

@@ -1,12 +1,21 @@
 /** Which merges run on the task adapters, and the held-out data their searches use. */
 import { z } from "zod";
-import { MergeMethodEntry, MergeMethodName } from "./merge-methods.ts";
+import { MergeMethodEntry, type MergeMethodName } from "./merge-methods.ts";
 
 /**
- * The classic comparison methods of ALGORITHMS.md §5 that need no search: a config that names
- * no methods gets these.
+ * The classic comparison methods of the paper that need no search: a config that names no
+ * methods gets these.
  */
 export const DEFAULT_METHODS: MergeMethodName[] = ["weight_averaging", "task_arithmetic", "ties", "dare_ties", "emr", "fisher", "regmean"];
+
+/** Training examples that data-driven methods (Fisher, RegMean) read per task: the merge op's `data`. */
+export const MergeData = z
+  .strictObject({
+    examples: z.int().positive().default(64),
+    seed: z.int().nonnegative().default(42),
+    batch_size: z.int().positive().default(16),
+  })
+  .meta({ id: "MergeData" });
 
 export const Merge = z.strictObject({
   methods: z.array(MergeMethodEntry).min(1).prefault(DEFAULT_METHODS),
@@ -16,9 +25,6 @@ export const Merge = z.strictObject({
     .prefault({}),
   /** What a search maximises: the normalised score (merged / individual) or the plain average. */
   select: z.enum(["normalized", "average"]).default("normalized"),
-  /** Training examples that data-driven methods (Fisher, RegMean) read per task. */
-  data: z
-    .strictObject({ examples: z.int().positive().default(64), seed: z.int().nonnegative().default(42), batch_size: z.int().positive().default(16) })
-    .prefault({}),
+  data: MergeData.prefault({}),
 });
 export type Merge = z.infer<typeof Merge>;

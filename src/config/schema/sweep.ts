@@ -12,3 +12,24 @@ export function oneOrMany<T extends z.ZodType>(value: T) {
 export function valuesOf<T>(value: T | readonly T[]): readonly T[] {
   return Array.isArray(value) ? (value as readonly T[]) : [value as T];
 }
+
+interface DefaultDef {
+  type: "default";
+  innerType: z.ZodType;
+  defaultValue: unknown;
+}
+
+/**
+ * The config's form of a payload piece: the knobs named in `axes` take one value or a sweep list,
+ * with the same default. Declared once (the payload piece), so a knob's range and default cannot
+ * differ between a config and what an op receives.
+ */
+export function sweepable<S extends z.ZodRawShape, K extends keyof S & string>(setting: z.ZodObject<S>, axes: readonly K[]) {
+  const shape: Record<string, z.ZodType> = { ...(setting.shape as unknown as Record<string, z.ZodType>) };
+  for (const axis of axes) {
+    const def = (shape[axis] as unknown as { _zod: { def: DefaultDef } })._zod.def;
+    if (def.type !== "default") throw new Error(`sweep axis ${axis} needs a default`);
+    shape[axis] = oneOrMany(def.innerType).default(def.defaultValue as never);
+  }
+  return z.strictObject(shape as { [P in keyof S]: P extends K ? z.ZodDefault<z.ZodUnion<[S[P], z.ZodArray<S[P]>]>> : S[P] });
+}

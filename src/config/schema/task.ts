@@ -44,7 +44,7 @@ export const DemoSource = z.strictObject({
   seed: z.int().nonnegative().default(42),
 });
 
-export const TaskSource = z.discriminatedUnion("kind", [GlueSource, FilesSource, DemoSource]);
+export const TaskSource = z.discriminatedUnion("kind", [GlueSource.meta({ id: "GlueSource" }), FilesSource.meta({ id: "FilesSource" }), DemoSource.meta({ id: "DemoSource" })]);
 
 export const Task = z.strictObject({
   name: TaskName,
@@ -54,7 +54,7 @@ export const Task = z.strictObject({
   /** Evaluation examples used at most (the paper caps at 15,000); null = all. */
   max_eval: z.int().positive().nullable().default(15000),
   max_length: z.int().positive().default(128),
-});
+}).meta({ id: "TaskSpec" });
 export type Task = z.infer<typeof Task>;
 
 export const TaskEntry = z.union([GlueTaskName, Task]);

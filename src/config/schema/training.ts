@@ -1,22 +1,42 @@
 /**
- * Fine-tuning settings: the shared `training` payload piece, with the paper's defaults
- * (ALGORITHMS.md §6). lr and seed are sweep axes. `per_task` overrides a knob per task, inline or
- * from a JSON file in the paper's shape ({"mrpc": 5, "qnli": 2, ...}), e.g. hparams/qkv-epochs.json.
+ * Fine-tuning settings: the shared `training` payload piece with the paper's defaults
+ * (docs/algorithms.md, the GLUE setting), and its config form: lr and seed are sweep axes, and
+ * `per_task` overrides a knob per task, inline or from a JSON file in the paper's shape
+ * ({"mrpc": 5, "qnli": 2, ...}), e.g. hparams/qkv-epochs.json.
  */
 import { z } from "zod";
-import { oneOrMany } from "./sweep.ts";
+import { sweepable } from "./sweep.ts";
 
 const PositiveInt = z.int().positive();
 const Fraction = z.number().min(0).lt(1);
 
+/** One training setting: what the train op receives. */
+export const TrainingSetting = z
+  .strictObject({
+    lr: z.number().positive().default(4e-4).describe("AdamW learning rate"),
+    epochs: PositiveInt.default(10).describe("epochs; the best epoch on the eval split is kept"),
+    batch_size: PositiveInt.default(64).describe("examples per micro-batch and process; a step sees batch_size x grad_accum x processes"),
+    grad_accum: PositiveInt.default(1).describe("micro-batches per optimizer step"),
+    warmup_ratio: Fraction.default(0.06).describe("fraction of the steps with linear warmup"),
+    scheduler: z.enum(["linear", "constant"]).default("linear").describe("after warmup: linear decay to 0, or constant"),
+    weight_decay: z.number().nonnegative().default(0).describe("AdamW weight decay on matrices"),
+    gradient_checkpointing: z.boolean().default(false).describe("recompute activations in backward: less memory, slower"),
+    precision: z.enum(["auto", "fp32", "bf16"]).default("auto").describe("auto: bf16 autocast on a GPU that has it, fp32 otherwise"),
+    seed: z.int().nonnegative().default(42).describe("seed of the head and LoRA init, data order and dropout"),
+    group_by_length: z.boolean().default(true).describe("length-grouped batches (less padding)"),
+    eval_batch_size: PositiveInt.default(128).describe("examples per evaluation batch"),
+  })
+  .meta({ id: "TrainingSetting" });
+export type TrainingSetting = z.infer<typeof TrainingSetting>;
+
 /** The knobs that may differ per task, each with the schema of its value. */
 export const PER_TASK_KNOBS = {
-  epochs: PositiveInt,
-  lr: z.number().positive(),
-  batch_size: PositiveInt,
-  grad_accum: PositiveInt,
-  warmup_ratio: Fraction,
-  weight_decay: z.number().nonnegative(),
+  epochs: TrainingSetting.shape.epochs.unwrap(),
+  lr: TrainingSetting.shape.lr.unwrap(),
+  batch_size: TrainingSetting.shape.batch_size.unwrap(),
+  grad_accum: TrainingSetting.shape.grad_accum.unwrap(),
+  warmup_ratio: TrainingSetting.shape.warmup_ratio.unwrap(),
+  weight_decay: TrainingSetting.shape.weight_decay.unwrap(),
 } as const;
 export type PerTaskKnob = keyof typeof PER_TASK_KNOBS;
 
@@ -34,22 +54,5 @@ export const PerTask = z.strictObject({
   weight_decay: perTask(PER_TASK_KNOBS.weight_decay),
 });
 
-export const Training = z.strictObject({
-  lr: oneOrMany(z.number().positive()).default(4e-4),
-  epochs: PositiveInt.default(10),
-  batch_size: PositiveInt.default(64),
-  grad_accum: PositiveInt.default(1),
-  warmup_ratio: Fraction.default(0.06),
-  scheduler: z.enum(["linear", "constant"]).default("linear"),
-  weight_decay: z.number().nonnegative().default(0),
-  gradient_checkpointing: z.boolean().default(false),
-  precision: z.enum(["auto", "fp32", "bf16"]).default("auto"),
-  seed: oneOrMany(z.int().nonnegative()).default(42),
-  group_by_length: z.boolean().default(true),
-  eval_batch_size: PositiveInt.default(128),
-  per_task: PerTask.prefault({}),
-});
+export const Training = sweepable(TrainingSetting, ["lr", "seed"]).extend({ per_task: PerTask.prefault({}) });
 export type Training = z.infer<typeof Training>;
-
-/** The `training` payload piece of one train job: every knob resolved to one value. */
-export type TrainingSetting = Omit<Training, "lr" | "seed" | "per_task"> & { lr: number; seed: number };
