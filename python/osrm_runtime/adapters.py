@@ -16,9 +16,9 @@ import copy
 import json
 import os
 import re
-import shutil
-import tempfile
 from typing import Any, Optional
+
+from .atomic import staged_folder
 
 PREFIX = "base_model.model."
 CONFIG_FILE = "adapter_config.json"
@@ -116,8 +116,8 @@ class AdapterFolder:
 def write_adapter(out: str, factors: dict, config, *, base_model: Optional[str] = None, head: Optional[dict] = None,
                   tensors: Optional[dict] = None, task_info: Optional[dict] = None,
                   files: Optional[dict[str, Any]] = None) -> str:
-    """Writes a PEFT adapter folder atomically: everything goes into a temporary folder beside
-    `out`, which then replaces it, so a reader sees the old folder or the complete new one.
+    """Writes a PEFT adapter folder atomically (atomic.staged_folder): a reader sees the old
+    adapter or the complete new one; other files in an existing `out` stay.
 
     factors: module -> (A, B); head: head tensors by classifier name (saved under the prefix);
     tensors: already-saved-form tensors (a PEFT state dict); files: more JSON files by name."""
@@ -138,33 +138,16 @@ def write_adapter(out: str, factors: dict, config, *, base_model: Optional[str] 
         config.base_model_name_or_path = base_model
     config.inference_mode = True
 
-    parent = os.path.dirname(os.path.abspath(out))
-    os.makedirs(parent, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=f".{os.path.basename(out)}.tmp-", dir=parent)
-    try:
+    with staged_folder(out) as staging:
         config.save_pretrained(staging)
         save_file(saved, os.path.join(staging, WEIGHTS_FILE), metadata={"format": "pt"})
         if task_info is not None:
             _write_json(os.path.join(staging, TASK_FILE), task_info)
         for name, value in (files or {}).items():
             _write_json(os.path.join(staging, name), value)
-        os.chmod(staging, 0o755)  # mkdtemp makes it private; an adapter is meant to be shared
-        _replace_folder(staging, out)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return out
 
 
 def _write_json(path: str, value: Any) -> None:
     with open(path, "w", encoding="utf-8") as f:
         json.dump(value, f, indent=2, sort_keys=True)
-
-
-def _replace_folder(staging: str, out: str) -> None:
-    """`out` becomes `staging`. A folder already there keeps files the adapter does not own
-    (a training run's checkpoints, metrics): adapter files are replaced one by one instead."""
-    if not os.path.exists(out):
-        os.replace(staging, out)
-        return
-    for name in os.listdir(staging):
-        os.replace(os.path.join(staging, name), os.path.join(out, name))

@@ -1,22 +1,63 @@
-"""Atomic file writes: readers see the old file or the new one, never a torn one (temp + rename)."""
+"""Atomic writes, the one implementation: readers see the old file (or folder) or the complete
+new one, never a torn one — everything is written to a temporary name beside the target, then
+renamed into place."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-from typing import Any
+import shutil
+import tempfile
+from typing import Any, Callable, Iterator
+
+
+def write_file_atomic(path: str, write: Callable[[str], Any]) -> None:
+    """`write(tmp_path)` writes the file (safetensors' save_file, say); it then replaces `path`."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = f"{path}.tmp-{os.getpid()}"
+    try:
+        write(tmp)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
 
 
 def write_text_atomic(path: str, text: str) -> None:
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    def write(tmp: str) -> None:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+
+    write_file_atomic(path, write)
 
 
 def write_json_atomic(path: str, value: Any, **dump_options: Any) -> None:
     """`dump_options` go to json.dumps (indent=2 unless given)."""
     dump_options.setdefault("indent", 2)
     write_text_atomic(path, json.dumps(value, **dump_options))
+
+
+@contextlib.contextmanager
+def staged_folder(out: str) -> Iterator[str]:
+    """A folder to fill that becomes `out` when the block ends without an error (and is removed
+    when it raises). A new `out` appears in one rename; into an existing `out` the staged entries
+    are moved one by one, replacing theirs and leaving its other files alone."""
+    parent = os.path.dirname(os.path.abspath(out))
+    os.makedirs(parent, exist_ok=True)
+    staging = tempfile.mkdtemp(prefix=f".{os.path.basename(out)}.tmp-", dir=parent)
+    try:
+        os.chmod(staging, 0o755)  # mkdtemp makes it private; what osrm writes is meant to be shared
+        yield staging
+        if not os.path.exists(out):
+            os.replace(staging, out)
+        else:
+            for name in os.listdir(staging):
+                target = os.path.join(out, name)
+                if os.path.isdir(target) and not os.path.islink(target):
+                    shutil.rmtree(target)
+                os.replace(os.path.join(staging, name), target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

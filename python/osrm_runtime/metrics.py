@@ -1,7 +1,7 @@
 """Task metrics, implemented in numpy and checked in tests against scikit-learn and scipy.
 
 Each task has one *metric name* that says which numbers are reported and which single `score`
-picks the best epoch and enters averages (ALGORITHMS.md §6):
+picks the best epoch and enters averages (docs/algorithms.md, section 8):
 - accuracy          score = accuracy                                   (SST-2, MNLI, QNLI, RTE)
 - accuracy_f1       score = accuracy, F1 of class 1 reported too       (MRPC, QQP)
 - matthews          score = Matthews correlation                       (CoLA)

@@ -1,5 +1,5 @@
 /**
- * The 8 GLUE tasks as the paper runs them (ALGORITHMS.md §6). The split sizes are those of the
+ * The 8 GLUE tasks as the paper runs them (docs/algorithms.md, section 8). The split sizes are those of the
  * hub's `glue` dataset; the planner uses them only to estimate GPU-hours.
  */
 import { z } from "zod";

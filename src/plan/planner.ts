@@ -209,7 +209,7 @@ export function planExperiment(experiment: Experiment): Plan {
       const pointLabel = `${init}${sweep.varying.length ? " " + formatCoords(coords) : ""}`;
       const stats = statsJobs.get(point.blocks.join(","));
       if (stats && tasks.length > 1) {
-        // How much each adapter shifts every task's layer outputs (ALGORITHMS.md §4): the heat map
+        // How much each adapter shifts every task's layer outputs (docs/algorithms.md, section 5): the heat map
         // that explains a merge result, for Gaussian and OSRM adapters alike.
         diagnoseJobs.push(
           graph.add({

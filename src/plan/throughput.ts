@@ -2,7 +2,7 @@
  * Training throughput per backbone shape on one H200, for GPU-hour estimates (an estimate only:
  * it assumes 128-token sequences, while dynamic padding makes GLUE batches shorter and faster).
  *
- * Measured entries come from BENCHMARKS.md (bf16, LoRA r 8 on q,v, sequence 128). Other shapes
+ * Measured entries are the reference measurements in docs/benchmarks.md (bf16, LoRA r 8 on q,v, sequence 128). Other shapes
  * are derived from roberta-large's measurement by parameter count (the work per sample grows with
  * the parameters), which under-estimates large models' utilisation: Llama-3-8B measured 62
  * samples/s where the derivation gives 39. Replace a derived entry when it is measured.
@@ -22,7 +22,7 @@ export interface BackboneShape {
 
 const ROBERTA_LARGE_PARAMETERS = 0.355;
 const ROBERTA_LARGE_SAMPLES_PER_SECOND = 877;
-/** BENCHMARKS.md: RoBERTa-large trains at 400 samples/s with checkpointing, 877 without. */
+/** docs/benchmarks.md: RoBERTa-large trains at 400 samples/s with checkpointing, 877 without. */
 export const CHECKPOINTING_SLOWDOWN = 400 / 877;
 /** A forward pass is about a third of a training step's work. */
 export const FORWARD_SPEEDUP = 3;
@@ -45,7 +45,7 @@ export const THROUGHPUT: BackboneShape[] = [
     parameters: ROBERTA_LARGE_PARAMETERS,
     trainSamplesPerSecond: ROBERTA_LARGE_SAMPLES_PER_SECOND,
     checkpointing: false,
-    source: "measured (BENCHMARKS.md, H200, batch 64)",
+    source: "measured (docs/benchmarks.md, H200, batch 64)",
   },
   {
     id: "llama-3-8b",
@@ -53,7 +53,7 @@ export const THROUGHPUT: BackboneShape[] = [
     parameters: 8.03,
     trainSamplesPerSecond: 62,
     checkpointing: true,
-    source: "measured (BENCHMARKS.md, H200, batch 16)",
+    source: "measured (docs/benchmarks.md, H200, batch 16)",
   },
   derived("roberta-base", /roberta-base/i, 0.125),
   derived("t5-large", /t5-large/i, 0.738),

@@ -1,6 +1,6 @@
 /**
  * The report page: one self-contained HTML file (images inlined) that a user opens after a run —
- * the results table, the interference heat maps of every init (ALGORITHMS.md §4) and the
+ * the results table, the interference heat maps of every init (docs/algorithms.md, section 5) and the
  * robustness curves of every merge whose lambda was searched. Also copies the images to
  * `plots/` beside it for papers and slides.
  */

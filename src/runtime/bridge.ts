@@ -1,7 +1,7 @@
 /**
  * The in-process runtime: one long-lived Python through pythonia, started on the first call.
  *
- * pythonia's known pitfalls (see ENVIRONMENT.md) shape this file: it spawns Python when its module
+ * pythonia's known pitfalls (docs/runtime.md) shape this file: it spawns Python when its module
  * loads, using PYTHON_BIN at that moment, so it is imported lazily after the environment is set;
  * exceptions crossing it lose their messages, so every op returns a JSON envelope string; and a
  * dead child leaves calls waiting forever, so we watch its exit and fail pending calls at once.

@@ -1,7 +1,7 @@
 """Hyperparameters that methods declare about themselves: name, type, default, range.
 
 The registry hands these to TypeScript (the `merge_methods` op and the generated
-src/commands/merge-methods.json), so `osrm merge --help` and validation read one declaration.
+src/ops/merge-methods.json), so `osrm merge --help` and validation read one declaration.
 """
 
 from __future__ import annotations

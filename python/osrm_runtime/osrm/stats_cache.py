@@ -18,6 +18,8 @@ import os
 from dataclasses import dataclass
 from typing import Any, Optional
 
+from ..atomic import write_file_atomic
+
 FORMAT = 1
 META_KEY = "osrm_stats"
 
@@ -58,10 +60,8 @@ def save_stats(path: str, moments, metadata: dict) -> None:
         tensors[f"{key}.mean_masked"] = (acc.mean_masked_sum / max(acc.samples, 1)).float().cpu()
         if acc.mean_all_sum is not None:
             tensors[f"{key}.mean_all"] = (acc.mean_all_sum / max(acc.samples, 1)).float().cpu()
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = f"{path}.tmp-{os.getpid()}"
-    save_file(tensors, tmp, metadata={META_KEY: json.dumps(metadata, sort_keys=True)})
-    os.replace(tmp, path)  # readers never see a half-written file
+    # readers never see a half-written file
+    write_file_atomic(path, lambda tmp: save_file(tensors, tmp, metadata={META_KEY: json.dumps(metadata, sort_keys=True)}))
 
 
 @dataclass

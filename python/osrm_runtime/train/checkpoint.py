@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from .. import atomic
+from ..atomic import staged_folder
 
 SEP = "::"
 
@@ -124,17 +125,14 @@ def save_checkpoint(out: str, epoch: int, state: dict, trainable: dict, best: di
     os.makedirs(root, exist_ok=True)
     name = f"epoch-{epoch}"
     final = os.path.join(root, name)
-    tmp = os.path.join(root, f".{name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    os.makedirs(tmp)
-    save_tensors(os.path.join(tmp, "trainable.safetensors"), trainable)
-    save_tensors(os.path.join(tmp, "best.safetensors"), best)
-    save_tensors(os.path.join(tmp, "optimizer.safetensors"), optimizer_tensors)
-    save_tensors(os.path.join(tmp, "rng.safetensors"), rng_tensors())
-    write_json_atomic(os.path.join(tmp, "state.json"), state)
     # A folder of this name can only be a leftover of a run killed between rename and pointer.
     shutil.rmtree(final, ignore_errors=True)
-    os.rename(tmp, final)
+    with staged_folder(final) as tmp:
+        save_tensors(os.path.join(tmp, "trainable.safetensors"), trainable)
+        save_tensors(os.path.join(tmp, "best.safetensors"), best)
+        save_tensors(os.path.join(tmp, "optimizer.safetensors"), optimizer_tensors)
+        save_tensors(os.path.join(tmp, "rng.safetensors"), rng_tensors())
+        write_json_atomic(os.path.join(tmp, "state.json"), state)
     write_json_atomic(os.path.join(root, "latest.json"), {"epoch": epoch, "dir": name})
     for entry in os.listdir(root):  # older epochs and stale temporaries are now garbage
         path = os.path.join(root, entry)
