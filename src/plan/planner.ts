@@ -109,7 +109,9 @@ export function planExperiment(experiment: Experiment): Plan {
       const perTask = new Map<string, Job>();
       for (const task of tasks) {
         const payload = { model, task, blocks: point.blocks, osrm, max_length: task.max_length, batch_size: batchSize, cache_dir: ownOut() };
-        const identity = { ...payload, osrm: { samples: osrm.samples, seed: osrm.seed, pooling: osrm.pooling } };
+        // The release variant collects its own statistics (its sample, padding and dtype).
+        const sampling = osrm.variant === "release" ? { samples: osrm.samples, seed: osrm.seed, variant: "release" } : { samples: osrm.samples, seed: osrm.seed, pooling: osrm.pooling };
+        const identity = { ...payload, osrm: sampling };
         perTask.set(
           task.name,
           graph.add({

@@ -233,7 +233,7 @@ class OsrmInitPayload:
 
 @dataclass(frozen=True)
 class OsrmSetting:
-    variant: Literal["covariance", "means"]  # covariance: the paper's eigenvectors of S_{-t}; means: the null space of the other tasks' mean vectors
+    variant: Literal["covariance", "means", "release"]  # covariance: the paper's eigenvectors of S_{-t}; means: the null space of the other tasks' mean vectors; release: the released code's procedure exactly
     samples: int  # training examples per task whose layer inputs make the statistics
     pooling: Literal["masked", "all-positions"]  # mean vectors over real tokens, or over all padded positions
     weighting: Literal["tokens", "equal"]  # pool the other tasks by tokens, or weigh each task equally

@@ -65,8 +65,9 @@ def task_metric(spec: TaskSpec) -> str:
     return spec.source.metric or ("pearson_spearman" if spec.source.regression else "accuracy")
 
 
-def load_examples(spec: TaskSpec, split: str, seed: int = 42) -> Examples:
-    """The task's split ('train', 'eval', 'eval_mismatched' for MNLI), capped and subsampled."""
+def load_examples(spec: TaskSpec, split: str, seed: int = 42, capped: bool = True) -> Examples:
+    """The task's split ('train', 'eval', 'eval_mismatched' for MNLI), capped and subsampled
+    (`capped=False`: the whole split, in file order)."""
     if split not in SPLITS:
         raise ValueError(f"split '{split}' is not one of {SPLITS}")
     if spec.source.kind == "glue":
@@ -76,6 +77,8 @@ def load_examples(spec: TaskSpec, split: str, seed: int = 42) -> Examples:
     else:
         raise ValueError(f"task '{spec.name}': a {spec.source.kind} source must be resolved into files first")
     _validate(spec, split, examples)
+    if not capped:
+        return examples
     cap = spec.max_train if split == "train" else spec.max_eval
     return examples.sample(cap, seed)
 

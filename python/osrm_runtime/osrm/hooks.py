@@ -12,17 +12,22 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 POOLINGS = ("masked", "all-positions")
+# The released code's procedure (osrm.variant release): per batch, the module input's mean over all
+# positions, then over the batch, in the model's own dtype (bf16), summed in fp32.
+RELEASE = "release"
 
 
 @dataclass
 class InputMoments:
     """Running sums for one distinct module input."""
 
-    second_moment: "object"          # d x d, fp64: sum over real tokens of h h^T
+    second_moment: "object" = None   # d x d, fp64: sum over real tokens of h h^T
     tokens: int = 0                  # real tokens summed into second_moment
     mean_masked_sum: "object" = None  # d, fp64: sum over samples of the per-sample masked mean
     mean_all_sum: "object" = None     # d, fp64: sum over samples of the mean over all padded positions
+    mean_release_sum: "object" = None  # d, fp32: the released code's sum of per-batch means (see below)
     samples: int = 0
+    batches: int = 0
 
 
 @dataclass
@@ -116,7 +121,7 @@ def collect_moments(model, batches, modules: list[str], pooling: str = "masked",
     """
     import torch
 
-    if pooling not in POOLINGS:
+    if pooling not in POOLINGS + (RELEASE,):
         raise ValueError(f"osrm.pooling '{pooling}' is not one of {POOLINGS}")
     device = next(model.parameters()).device
     named = dict(model.named_modules())
@@ -143,6 +148,8 @@ def collect_moments(model, batches, modules: list[str], pooling: str = "masked",
             second_moment=torch.zeros(d_in, d_in, dtype=torch.float64, device=device),
             mean_masked_sum=torch.zeros(d_in, dtype=torch.float64, device=device),
             mean_all_sum=torch.zeros(d_in, dtype=torch.float64, device=device) if pooling == "all-positions" else None,
+            # the release's means, beside the second moments the interference diagnostic reads
+            mean_release_sum=torch.zeros(d_in, dtype=torch.float32, device=device) if pooling == RELEASE else None,
         )
 
     state: dict[str, object] = {}
@@ -152,6 +159,10 @@ def collect_moments(model, batches, modules: list[str], pooling: str = "masked",
         decoder = uses_decoder_mask(key)
 
         def hook(_module, args):
+            if acc.mean_release_sum is not None:
+                # As the release: x.mean(dim=1).mean(dim=0) in the model's dtype, added to fp32.
+                acc.mean_release_sum += args[0].mean(dim=1).mean(dim=0).float()
+                acc.batches += 1
             h = args[0].float()
             mask = state["decoder_mask" if decoder else "mask"]
             real = mask.bool()

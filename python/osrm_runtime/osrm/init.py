@@ -12,6 +12,10 @@ from .stats_cache import Stats, load_stats
 from .subspace import VARIANTS, check_rank, null_space_rows, others_second_moment, smallest_eigenvectors
 
 
+# The order in which the released code lists the GLUE tasks (and stacks their mean vectors).
+RELEASE_TASK_ORDER = ("mrpc", "qnli", "qqp", "rte", "sst2", "mnli", "cola", "stsb")
+
+
 def load_stats_map(stats: dict, field: str = "stats") -> dict[str, Stats]:
     if not stats:
         raise ValueError(f"{field} must map task names to statistics files (from collect_stats)")
@@ -50,6 +54,10 @@ def osrm_subspaces(target: str, stats: dict[str, Stats], modules: list[str], ran
     if variant not in VARIANTS:
         raise ValueError(f"osrm.variant '{variant}' is not one of {', '.join(VARIANTS)}")
     others = [s for name, s in stats.items() if name != target]
+    if variant == "release":
+        # The release stacks the other tasks' means in its own GLUE order; rows' order can change
+        # which basis of the null space an SVD returns.
+        others.sort(key=lambda s: RELEASE_TASK_ORDER.index(s.task) if s.task in RELEASE_TASK_ORDER else len(RELEASE_TASK_ORDER))
     if not others:
         raise ValueError(f"stats: OSRM for task '{target}' needs statistics of at least one other task "
                          f"(got only {', '.join(stats)})")
@@ -74,8 +82,12 @@ def osrm_subspaces(target: str, stats: dict[str, Stats], modules: list[str], ran
             traces = torch.diagonal(stack, dim1=-2, dim2=-1).sum(-1).to(values)
             residual = values.sum(-1) / traces.clamp_min(1e-300)
         else:
-            stack = torch.stack([torch.stack([s.mean(m, pooling).double() for s in others]) for m in mods])
-            rows = null_space_rows(stack, rank, on_device)
+            if variant == "means":
+                stack = torch.stack([torch.stack([s.mean(m, pooling).double() for s in others]) for m in mods])
+                rows = null_space_rows(stack, rank, on_device)
+            else:  # release: the release's own mean vectors, an fp32 SVD as it does
+                stack = torch.stack([torch.stack([s.mean(m, "release").float() for s in others]) for m in mods])
+                rows = null_space_rows(stack, rank, on_device, torch.float32).double()
             stack = stack.to(rows)
             residual = (torch.linalg.matrix_norm(rows @ stack.transpose(-1, -2))
                         / torch.linalg.matrix_norm(stack).clamp_min(1e-300))

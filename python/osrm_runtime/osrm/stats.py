@@ -8,6 +8,7 @@ input depends on its position and layer, so it cannot be reconstructed from shor
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 from ..contract import to_json
@@ -31,23 +32,37 @@ def _task_identity(task: TaskSpec) -> dict:
     return {"name": task.name, "source": source, "max_train": task.max_train}
 
 
+# The released code pads and truncates every task to 128 tokens.
+RELEASE_MAX_LENGTH = 128
+
+
+def release_sample(n: int, k: int, seed: int) -> list[int]:
+    """The release's `train.shuffle(seed=seed).select(range(k))`: datasets shuffles with numpy's
+    default generator's permutation."""
+    import numpy as np
+
+    return [int(i) for i in np.random.default_rng(seed).permutation(n)[:k]]
+
+
 def collect_stats(payload: CollectStatsPayload, ctx) -> dict:
     spec, task, osrm = payload.model, payload.task, payload.osrm
     blocks = list(payload.blocks)
-    max_length = payload.max_length or task.max_length
+    release = osrm.variant == "release"
+    max_length = RELEASE_MAX_LENGTH if release else payload.max_length or task.max_length
     cache_dir = payload.cache_dir
     family = family_of(spec)
     target_module_suffixes(family, blocks)  # an unknown block name fails before any work
 
     identity = {"model": model_fingerprint(spec.name_or_path), "family": family, "task": _task_identity(task),
                 "blocks": sorted(blocks), "k": osrm.samples, "seed": osrm.seed,
-                "max_length": max_length, "dtype": spec.dtype}
+                "max_length": max_length, "dtype": "bfloat16" if release else spec.dtype}
+    pooling = hooks.RELEASE if release else osrm.pooling
 
     def path_for(pooling: str) -> str:
         return stats_path(cache_dir, task.name, cache_key(identity, pooling))
 
     # An all-positions file carries the masked statistics too, so it answers a masked request.
-    candidates = [path_for(osrm.pooling)] + ([path_for("all-positions")] if osrm.pooling == "masked" else [])
+    candidates = [path_for(pooling)] + ([path_for("all-positions")] if pooling == "masked" else [])
     for path in candidates:
         if os.path.isfile(path):
             meta = read_meta(path)
@@ -57,37 +72,60 @@ def collect_stats(payload: CollectStatsPayload, ctx) -> dict:
                     ctx.log(warning)
                 return _result(path, meta, cached=True)
 
-    examples = load_examples(task, "train", seed=osrm.seed)
-    warnings = []
-    if len(examples) < osrm.samples:
-        warnings.append(f"task '{task.name}' has {len(examples)} training examples, fewer than "
-                        f"osrm.samples={osrm.samples}; using all {len(examples)}")
-        ctx.log(warnings[-1])
-    examples = examples.sample(osrm.samples, osrm.seed)
+    if release:
+        # The release samples from the whole training split (the training cap does not apply)...
+        examples = load_examples(task, "train", capped=False)
+        order = release_sample(len(examples), osrm.samples, osrm.seed)
+        warnings = _few_samples(task, len(examples), osrm.samples, ctx)
+        if len(order) < 2:
+            raise ValueError(f"task '{task.name}': osrm.variant release divides by the number of samples minus one "
+                             f"and needs at least 2 training examples, got {len(order)}")
+        examples = examples.subset(order)
+    else:
+        examples = load_examples(task, "train", seed=osrm.seed)
+        warnings = _few_samples(task, len(examples), osrm.samples, ctx)
+        examples = examples.sample(osrm.samples, osrm.seed)
 
     tokenizer = load_tokenizer(spec)
+    if release:
+        # ...pads with </s> (the tokenizer's eos) to 128 tokens (or the model's limit, if lower) and
+        # truncates from the left,
+        tokenizer.pad_token = tokenizer.eos_token
+        tokenizer.truncation_side = "left"
+        max_length = min(max_length, int(tokenizer.model_max_length))
     encoded = encode(tokenizer, examples, max_length)
-    model = load_classifier(spec, num_labels=max(examples.num_labels, 1), regression=examples.regression)
+    # ...and runs the pretrained model in bf16, one example per forward pass.
+    model_spec = dataclasses.replace(spec, dtype="bfloat16") if release else spec
+    model = load_classifier(model_spec, num_labels=max(examples.num_labels, 1), regression=examples.regression)
     model.to(device()).eval()
     modules = adapted_module_names(model, family, blocks)
-    pad_to = max_length if osrm.pooling == "all-positions" else None
-    total, batches = stats_batches(encoded, payload.batch_size, tokenizer.pad_token_id, pad_to,
+    pad_to = max_length if pooling != "masked" else None
+    total, batches = stats_batches(encoded, 1 if release else payload.batch_size, tokenizer.pad_token_id, pad_to,
                                    getattr(tokenizer, "padding_side", "right"))
     label = f"stats {task.name}"
     ctx.progress(label, current=0, total=total, unit="batch")
-    moments = hooks.collect_moments(model, batches, modules, osrm.pooling,
+    moments = hooks.collect_moments(model, batches, modules, pooling,
                                     on_batch=lambda n: ctx.progress(label, current=n, total=total, unit="batch"))
     tokens = sum(len(ids) for ids in encoded.input_ids)
     meta = {
         "format": FORMAT, "model": {"name_or_path": spec.name_or_path, "family": family, "dtype": spec.dtype},
         "task": {"name": task.name, "source": identity["task"]["source"]}, "blocks": blocks,
         "modules": moments.module_input, "shapes": moments.shapes, "conv1d": moments.conv1d,
-        "k": osrm.samples, "seed": osrm.seed, "pooling": osrm.pooling, "max_length": max_length,
+        "k": osrm.samples, "seed": osrm.seed, "pooling": pooling, "max_length": max_length,
         "samples": moments.samples, "tokens": tokens, "warnings": warnings,
     }
-    path = path_for(osrm.pooling)
+    path = path_for(pooling)
     save_stats(path, moments, meta)
     return _result(path, meta, cached=False)
+
+
+def _few_samples(task: TaskSpec, available: int, wanted: int, ctx) -> list[str]:
+    if available >= wanted:
+        return []
+    warning = (f"task '{task.name}' has {available} training examples, fewer than osrm.samples={wanted}; "
+               f"using all {available}")
+    ctx.log(warning)
+    return [warning]
 
 
 def _result(path: str, meta: dict, cached: bool) -> dict:

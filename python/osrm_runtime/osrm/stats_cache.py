@@ -55,6 +55,9 @@ def save_stats(path: str, moments, metadata: dict) -> None:
 
     tensors: dict[str, Any] = {}
     for key, acc in moments.inputs.items():
+        if acc.mean_release_sum is not None:
+            # The release divides the sum of its per-batch means by the last batch index, n - 1.
+            tensors[f"{key}.mean_release"] = (acc.mean_release_sum / (acc.batches - 1)).float().cpu()
         tensors[f"{key}.second_moment"] = acc.second_moment.float().cpu().contiguous()
         tensors[f"{key}.tokens"] = torch.tensor(acc.tokens, dtype=torch.int64)
         tensors[f"{key}.mean_masked"] = (acc.mean_masked_sum / max(acc.samples, 1)).float().cpu()
@@ -90,7 +93,13 @@ class Stats:
         return int(self.tensors[f"{self.input_key(module)}.tokens"])
 
     def mean(self, module: str, pooling: str):
-        name = f"{self.input_key(module)}.{'mean_all' if pooling == 'all-positions' else 'mean_masked'}"
+        """The mean vector of a module's input: over real tokens (masked), over all padded
+        positions (all-positions), or as the released code computes it (release)."""
+        kind = {"all-positions": "mean_all", "release": "mean_release"}.get(pooling, "mean_masked")
+        name = f"{self.input_key(module)}.{kind}"
+        if name not in self.tensors and pooling == "release":
+            raise ValueError(f"statistics file {self.path} was not collected with osrm.variant 'release'; its "
+                             f"mean vectors are not the release's (collect with osrm.variant release)")
         if name not in self.tensors:
             raise ValueError(f"statistics file {self.path} was collected with pooling "
                              f"'{self.meta['pooling']}' and has no '{pooling}' mean vectors; collect with "

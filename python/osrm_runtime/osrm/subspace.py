@@ -13,7 +13,7 @@ the part OSRM keeps).
 from __future__ import annotations
 
 WEIGHTINGS = ("tokens", "equal")
-VARIANTS = ("covariance", "means")
+VARIANTS = ("covariance", "means", "release")
 
 
 def others_second_moment(moments: list, tokens: list[int], weighting: str):
@@ -39,11 +39,12 @@ def smallest_eigenvectors(stack, rank: int, device=None):
     return vectors[..., :rank].transpose(-1, -2).contiguous(), values[..., :rank]
 
 
-def null_space_rows(stack, rank: int, device=None):
-    """(G, m, d) stacked vectors -> (G, r, d): the last r right singular vectors of the full SVD."""
+def null_space_rows(stack, rank: int, device=None, dtype=None):
+    """(G, m, d) stacked vectors -> (G, r, d): the last r right singular vectors of the full SVD
+    (in fp64 unless a dtype is asked for: the release solves in fp32)."""
     import torch
 
-    stack = stack.to(device=device or stack.device, dtype=torch.float64)
+    stack = stack.to(device=device or stack.device, dtype=dtype or torch.float64)
     _, _, vh = torch.linalg.svd(stack, full_matrices=True)
     return vh[..., -rank:, :].contiguous()
 
@@ -53,6 +54,6 @@ def check_rank(rank: int, d_in: int, variant: str, others: int, module: str) -> 
         raise ValueError(f"lora.rank must be a positive integer, got {rank!r}")
     if rank > d_in:
         raise ValueError(f"lora.rank {rank} is larger than the input dimension {d_in} of module {module}")
-    if variant == "means" and rank > d_in - others:
+    if variant in ("means", "release") and rank > d_in - others:
         raise ValueError(f"lora.rank {rank} is larger than the null space of the other tasks' mean vectors at "
                          f"module {module}: d_in - (T-1) = {d_in} - {others} = {d_in - others}")

@@ -9,8 +9,15 @@ export const Init = z.union([InitKind, z.array(InitKind).min(1)]).default(["gaus
 
 export const Osrm = z
   .strictObject({
-    /** covariance: the paper's eigenvectors of S_{-t}; means: the authors' released code. */
-    variant: z.enum(["covariance", "means"]).default("covariance").describe("covariance: the paper's eigenvectors of S_{-t}; means: the null space of the other tasks' mean vectors"),
+    /**
+     * covariance: the paper's eigenvectors of S_{-t}; means: the null space of the other tasks'
+     * mean vectors (the released code's idea, with this project's sampling and padding); release:
+     * the released code's procedure step by step (docs/algorithms.md, section 3).
+     */
+    variant: z
+      .enum(["covariance", "means", "release"])
+      .default("covariance")
+      .describe("covariance: the paper's eigenvectors of S_{-t}; means: the null space of the other tasks' mean vectors; release: the released code's procedure exactly"),
     samples: z.int().positive().default(100).describe("training examples per task whose layer inputs make the statistics"),
     pooling: z.enum(["masked", "all-positions"]).default("masked").describe("mean vectors over real tokens, or over all padded positions"),
     weighting: z.enum(["tokens", "equal"]).default("tokens").describe("pool the other tasks by tokens, or weigh each task equally"),
