@@ -29,26 +29,26 @@ describe("running a plan", () => {
     const plan = planExperiment(loadExperiment("configs/paper/roberta-large-qv.yaml", { overrides: [`output=${output}`] }));
     const executor = new FakeExecutor();
     const first = await runPlan(plan, withReport(plan, executor), { jobs: 2 });
-    expect(first).toMatchObject({ total: 63, alreadyDone: 0, failed: [], blocked: [], aborted: false });
-    expect(first.ran).toHaveLength(63);
-    expect(executor.calls).toHaveLength(62); // the report runs in TypeScript
+    expect(first).toMatchObject({ total: 64, alreadyDone: 0, failed: [], blocked: [], aborted: false });
+    expect(first.ran).toHaveLength(64);
+    expect(executor.calls).toHaveLength(63); // the report runs in TypeScript
     const summary = summarizePlan(plan, (key) => new JobStore(output).isDone(key));
     expect(summary.kinds.map((k) => [k.kind, k.jobs, k.done])).toEqual([
-      ["stats", 8, 8], ["init", 8, 8], ["train", 16, 16], ["diagnose", 2, 2], ["merge", 14, 14], ["evaluate", 14, 14], ["report", 1, 1],
+      ["stats", 8, 8], ["init", 8, 8], ["train", 16, 16], ["diagnose", 2, 2], ["merge", 14, 14], ["evaluate", 14, 14], ["figures", 1, 1], ["report", 1, 1],
     ]);
     const report = plan.jobs.find((j) => j.kind === "report")!;
     const doneFile = new JobStore(output).layout.file(report.key, "done");
     const stamp = statSync(doneFile).mtimeMs;
     const replanned = planExperiment(loadExperiment("configs/paper/roberta-large-qv.yaml", { overrides: [`output=${output}`] }));
     const again = await runPlan(replanned, withReport(replanned, new FakeExecutor()));
-    expect(again).toMatchObject({ alreadyDone: 63, ran: [] });
+    expect(again).toMatchObject({ alreadyDone: 64, ran: [] });
     expect(statSync(doneFile).mtimeMs).toBe(stamp);
 
     // The command itself, as a user runs it.
     const { stdout } = await promisify(execFile)(process.execPath, ["bin/osrm.js", "plan", "configs/paper/roberta-large-qv.yaml", "--set", `output=${output}`]);
     expect(stdout).toMatch(/statistics\s+8\s+8\s+0/);
     expect(stdout).toMatch(/training\s+16\s+16\s+0/);
-    expect(stdout).toMatch(/total\s+63\s+63\s+0/);
+    expect(stdout).toMatch(/total\s+64\s+64\s+0/);
     expect(stdout).toContain("all jobs are done.");
     const table = readFileSync(join(new JobStore(output).outDir(report.key), "table.md"), "utf8");
     expect(table.split("\n").filter((l) => l.startsWith("| ") && !l.startsWith("| Method") && !l.startsWith("| -"))).toHaveLength(16); // 2 individual + 14 merges
@@ -60,10 +60,10 @@ describe("running a plan", () => {
     const summary = await runPlan(plan, withReport(plan, new FakeExecutor({ failLabels: ["train sst2 osrm"] })));
     expect(summary.failed.map((f) => f.job.label)).toEqual(["train sst2 osrm"]);
     expect(summary.failed[0]!.error.message).toContain("requested failure");
-    // The osrm merges, evaluations and interference matrix, and the report, wait on it; the
+    // The osrm merges, evaluations and interference matrix, the figures and the report wait on it; the
     // gaussian side finishes.
     expect(summary.blocked.map((b) => b.job.label).sort()).toEqual(
-      ["evaluate task_arithmetic osrm", "evaluate ties osrm", "interference osrm", "merge task_arithmetic osrm", "merge ties osrm", "report"].sort(),
+      ["evaluate task_arithmetic osrm", "evaluate ties osrm", "interference osrm", "merge task_arithmetic osrm", "merge ties osrm", "figures", "report"].sort(),
     );
     expect(plan.jobs.filter((j) => j.coords.init === "gaussian").every((j) => new JobStore(output).isDone(j.key))).toBe(true);
     const failed = plan.jobs.find((j) => j.label === "train sst2 osrm")!;
@@ -76,7 +76,7 @@ describe("running a plan", () => {
     expect([...summary.unavailable.keys()]).toEqual(["merge"]);
     expect(summary.failed).toEqual([]);
     expect(summary.blocked.filter((b) => b.job.kind === "merge").every((b) => b.reason.includes("'merge' is not available yet"))).toBe(true);
-    expect(summary.blocked).toHaveLength(4 + 4 + 1);
+    expect(summary.blocked).toHaveLength(4 + 4 + 2); // merges, evaluations, figures and report
     expect(summary.ran).toHaveLength(3 + 3 + 6 + 2); // stats, inits, trainings, interference matrices
   });
 

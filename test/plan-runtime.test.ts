@@ -16,6 +16,7 @@ import { collectResults } from "../src/report/results.ts";
 import { JobStore } from "../src/store/job-store.ts";
 import { callOp } from "../src/ops/op.ts";
 import { makeTestFixture } from "../src/ops/testing.ts";
+import { checkPage, chromiumMissing } from "./browser.ts";
 import { sharedRuntime } from "./shared-runtime.ts";
 
 describe("a plan on the real runtime", () => {
@@ -37,6 +38,7 @@ describe("a plan on the real runtime", () => {
         "osrm: {samples: 16}",
         "training: {epochs: 1, batch_size: 16, precision: fp32}",
         "merge: {methods: [{name: ties, search: {lambda: [0.5, 1.0]}}]}",
+        "evaluation: {lambdas: [0.5, 1.5]}",
         `output: ${join(dir, "run")}`,
       ].join("\n"),
     );
@@ -59,17 +61,41 @@ describe("a plan on the real runtime", () => {
     const train = plan.jobs.find((j) => j.kind === "train")!;
     expect(store.result<{ adapter: string }>(train.key)!.adapter).toBe(store.outDir(train.key));
 
-    // The report page holds the table and the figures: an interference heat map per init and the
-    // robustness curve of each searched merge, inlined, with copies under plots/.
+    // The report page holds the tables and the figures that compare the inits: the robustness
+    // curve of each merge method (both inits on one axis), the interference matrices on one
+    // colour scale, the training losses — inlined, with PNG, SVG and PDF copies under plots/.
     const report = plan.jobs.find((j) => j.kind === "report")!;
-    const html = readFileSync(join(store.outDir(report.key), "report.html"), "utf8");
-    expect(html).toContain("<table>");
-    expect(html.match(/<img /g)).toHaveLength(4);
-    expect(html).toContain("Interference, gaussian init");
-    expect(html).toContain("Robustness curve: ties search(lambda), osrm init");
+    const page = join(store.outDir(report.key), "report.html");
+    const html = readFileSync(page, "utf8");
+    expect(html).toContain('<table id="results">');
+    expect(html).toContain('<table id="robustness">');
+    expect(html).toContain('<table id="paired">');
+    expect(html.match(/<img /g)).toHaveLength(3);
+    expect(html).toContain("Robustness to lambda: TIES search(lambda)");
+    expect(html).toContain("Interference, every init on one colour scale");
+    expect(html).toContain("Provenance");
     const figures = store.result<{ figures: string[] }>(report.key)!.figures;
-    expect(figures).toHaveLength(4);
+    expect(figures).toHaveLength(9);
     for (const file of figures) expect(existsSync(file), file).toBe(true);
+    expect(figures.filter((f) => f.endsWith(".svg"))).toHaveLength(3);
+    // The robustness view: one point per lambda of the grid, 1 included, on the reported split.
+    const robustness = table.robustness.find((r) => r.init === "osrm")!;
+    expect(robustness.gridMean.mean).toEqual(expect.any(Number));
+    expect(robustness.gridWorst.mean!).toBeLessThanOrEqual(robustness.gridMean.mean!);
+    expect(table.grid).toEqual([0.5, 1, 1.5]);
+    expect([0.5, 1.0]).toContain(robustness.lambdas[0]);
+    expect(robustness.atEdge).toBe(true); // a grid of two values: the choice is always at an edge
+
+    // ...as a browser shows it: no console errors, every image decodes, the tables' rows.
+    const missing = chromiumMissing();
+    if (missing) console.log(missing);
+    else {
+      const check = await checkPage(page, ["results", "robustness", "paired"]);
+      expect(check.errors).toEqual([]);
+      expect(check.images.map((i) => i.decoded && i.width > 100)).toEqual([true, true, true]);
+      expect(check.rows).toEqual({ results: 4, robustness: 2, paired: 4 });
+      console.log(`report page in Chromium: ${check.images.length} images decoded, rows ${JSON.stringify(check.rows)}, console errors ${check.errors.length}`);
+    }
     const diagnose = plan.jobs.filter((j) => j.kind === "diagnose");
     expect(diagnose.map((j) => j.coords.init)).toEqual(["gaussian", "osrm"]);
     const matrix = store.result<{ matrix: number[][] }>(diagnose[0]!.key)!.matrix;

@@ -20,9 +20,9 @@ const plan = (text: string, overrides: string[] = []) => planExperiment(parseExp
 describe("planner", () => {
   it("plans the paper's RoBERTa-large q,v experiment: 8 statistics, 8 inits, 16 trainings, merges and evaluations", () => {
     const p = planExperiment(loadExperiment("configs/paper/roberta-large-qv.yaml"));
-    expect(count(p)).toEqual({ stats: 8, init: 8, train: 16, diagnose: 2, merge: 14, evaluate: 14, report: 1 });
+    expect(count(p)).toEqual({ stats: 8, init: 8, train: 16, diagnose: 2, merge: 14, evaluate: 14, figures: 1, report: 1 });
     const summary = summarizePlan(p, () => false);
-    expect(summary.total).toMatchObject({ jobs: 63, done: 0 });
+    expect(summary.total).toMatchObject({ jobs: 64, done: 0 });
     // 8 tasks x 2 inits x 10 epochs over the capped GLUE training sets at 877 samples/s.
     expect(summary.kinds.find((k) => k.kind === "train")!.gpuHours).toBeCloseTo((2 * 10 * 402550) / 877 / 3600, 3);
   });
@@ -63,7 +63,7 @@ describe("planner", () => {
     const p = plan(TINY, ["training.seed=[1,2]", "training.lr=[1e-4,4e-4]", "lora.rank=[4,8]", "merge.methods=[{name: task_arithmetic, lambda: [0.3, 0.5, 1.0]}]"]);
     // 3 tasks x 2 inits x 8 points; OSRM inits depend on the rank, not on seed or lr; one
     // interference matrix per init and point.
-    expect(count(p)).toEqual({ stats: 3, init: 6, train: 48, diagnose: 16, merge: 48, evaluate: 48, report: 1 });
+    expect(count(p)).toEqual({ stats: 3, init: 6, train: 48, diagnose: 16, merge: 48, evaluate: 48, figures: 1, report: 1 });
     const train = of(p, "train").find((j) => j.label.includes("seed=2") && j.label.includes("lr=0.0001") && j.label.includes("rank=4"))!;
     expect(train.payload.training).toMatchObject({ seed: 2, lr: 1e-4 });
     expect(train.payload.lora).toMatchObject({ rank: 4 });
@@ -127,18 +127,18 @@ describe("planner", () => {
     expect(merge.payload).not.toHaveProperty("data");
     // Every payload the planner emits is one its op's contract accepts, once the runner fills the references.
     for (const job of p.jobs.filter((j) => j.kind !== "report")) {
-      const filled = resolvePayload(job, { ownOut: "/runs/x/out.partial", outOf: (key) => `/runs/${key}/out`, resultOf: () => ({ file: "/s.safetensors", score: 0.5 }) });
+      const filled = resolvePayload(job, { ownOut: "/runs/x/out.partial", outOf: (key) => `/runs/${key}/out`, resultOf: () => ({ file: "/s.safetensors", score: 0.5, lambda: 1, curve: [], tasks: ["a"], inputs: ["a"], matrix: [[0.1]], history: [{ epoch: 1, loss: 0.5 }] }) });
       expect(() => checkPayload(opNamed(job.op), filled), job.label).not.toThrow();
     }
   });
 
   it("plans no statistics or inits when no init is osrm", () => {
-    expect(count(plan(TINY, ["init=gaussian"]))).toEqual({ train: 3, merge: 2, evaluate: 2, report: 1 });
+    expect(count(plan(TINY, ["init=gaussian"]))).toEqual({ train: 3, merge: 2, evaluate: 2, figures: 1, report: 1 });
   });
 
   it.each(["roberta-large-qkv", "roberta-large-q", "t5-large", "llama3-8b", "llama3.2-1b", "llama3.2-3b"])("plans configs/paper/%s.yaml offline with an estimate", (name) => {
     const p = planExperiment(loadExperiment(`configs/paper/${name}.yaml`));
-    expect(count(p)).toEqual({ stats: 8, init: 8, train: 16, diagnose: 2, merge: 14, evaluate: 14, report: 1 });
+    expect(count(p)).toEqual({ stats: 8, init: 8, train: 16, diagnose: 2, merge: 14, evaluate: 14, figures: 1, report: 1 });
     const summary = summarizePlan(p, () => false);
     expect(summary.shape).not.toBeNull();
     expect(summary.total.gpuHours).toBeGreaterThan(0);

@@ -28,6 +28,8 @@ OPS: dict[str, str] = {
     "osrm_init": "osrm.init:osrm_init",
     "transform": "osrm.transform:transform",
     "diagnose": "osrm.diagnose:diagnose",
+    # the report's figures
+    "plot_report": "figures:plot_report",
     # the embedded demo (python/osrm_runtime/demo/): real labelled tasks from the npm data packages
     "build_demo_tasks": "demo.ops:build_demo_tasks",
 }

@@ -208,6 +208,14 @@ def test_evaluate_reports_tasks_average_and_normalized(tiny_roberta, adapters, t
                           "lambda": 0.0, "individual": {"sst2": 1.0, "rte": 0.5}}, None)
     assert base_only["lambda"] == 0.0
     assert base_only["tasks"]["rte"]["normalized"] == pytest.approx(base_only["tasks"]["rte"]["score"] / 0.5)
+    # a robustness curve on the same split: one point per lambda, the merge's own lambda scoring as it does
+    curved = call_op("evaluate", {"model": {"name_or_path": tiny_roberta}, "merged": result["out"], "tasks": tasks,
+                                  "split": "eval", "lambdas": [0.0, result["lambda"], 2.0]}, None)
+    assert [p["lambda"] for p in curved["curve"]] == [0.0, result["lambda"], 2.0]
+    assert curved["curve"][1]["average"] == pytest.approx(report["average"])
+    assert curved["curve"][1]["tasks"] == {n: t["score"] for n, t in report["tasks"].items()}
+    assert curved["curve"][0]["tasks"] == {n: t["score"] for n, t in base_only["tasks"].items()}
+    assert report.get("curve") is None
 
 
 def test_search_uses_a_training_holdout_and_writes_the_robustness_curve(tiny_roberta, adapters, glue_dir, tmp_path):

@@ -5,6 +5,7 @@ import { diagnose } from "./diagnose.ts";
 import { evaluate, exportMergedTask, merge, mergeMethods } from "./merge.ts";
 import type { Op } from "./op.ts";
 import { osrmInit } from "./osrm-init.ts";
+import { plotReport } from "./plot-report.ts";
 import { envInfo, noop } from "./runtime-info.ts";
 import { crash, echo, fail, makeTestAdapter, makeTestFixture, parsePayload, sleep } from "./testing.ts";
 import { train } from "./train.ts";
@@ -22,6 +23,7 @@ export const OPS: readonly Op[] = [
   evaluate,
   exportMergedTask,
   mergeMethods,
+  plotReport,
   buildDemoTasks,
   echo,
   fail,

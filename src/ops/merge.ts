@@ -44,6 +44,17 @@ const TaskAdapter = z.strictObject({ task: Task, adapter: z.string().min(1) }).m
 
 const TaskScore = Scored.extend({ individual: Scored.optional(), normalized: z.number().nullable().optional() });
 
+/** The merge scored at one lambda of a robustness grid. */
+export const CurvePoint = z
+  .strictObject({
+    lambda: z.number(),
+    average: z.number(),
+    normalized: z.number().nullable(),
+    tasks: z.record(z.string(), z.number()),
+  })
+  .meta({ id: "CurvePoint" });
+export type CurvePoint = z.infer<typeof CurvePoint>;
+
 export const EvaluateResult = z.strictObject({
   tasks: z.record(z.string(), TaskScore),
   average: z.number(),
@@ -51,6 +62,7 @@ export const EvaluateResult = z.strictObject({
   individual_average: z.number().optional(),
   split: z.string(),
   lambda: z.number().nullable(),
+  curve: z.array(CurvePoint).nullable().optional(),
 });
 export type EvaluateResult = z.infer<typeof EvaluateResult>;
 
@@ -110,6 +122,12 @@ export const evaluate = defineOp({
     batch_size: z.int().positive().default(128),
     seed: Seed.default(42),
     lambda: z.number().min(0).max(10).nullable().default(null).describe("overrides the merge's lambda"),
+    lambdas: z
+      .array(z.number().min(0).max(10))
+      .min(1)
+      .nullable()
+      .default(null)
+      .describe("also score the merge at each of these lambdas: its robustness curve on this split (reported, never used to choose)"),
     individual: z
       .record(z.string(), z.union([z.number(), Scored]))
       .nullable()

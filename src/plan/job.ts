@@ -6,10 +6,10 @@
  * runner fills them in just before the call (src/plan/payload.ts). Hashes never depend on paths:
  * a reference is hashed as the hash of the job it points to, so a run folder can move.
  */
-export const JOB_KINDS = ["stats", "init", "train", "diagnose", "merge", "evaluate", "report"] as const;
+export const JOB_KINDS = ["stats", "init", "train", "diagnose", "merge", "evaluate", "figures", "report"] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
 
-/** The op each kind calls; `report` runs in TypeScript, the others in the Python runtime. */
+/** The op each kind calls; `report` runs in TypeScript, the others (figures too) in the Python runtime. */
 export const OP_OF_KIND = {
   stats: "collect_stats",
   init: "osrm_init",
@@ -17,6 +17,7 @@ export const OP_OF_KIND = {
   diagnose: "diagnose",
   merge: "merge",
   evaluate: "evaluate",
+  figures: "plot_report",
   report: "report",
 } as const satisfies Record<JobKind, string>;
 export type JobOp = (typeof OP_OF_KIND)[JobKind];

@@ -15,7 +15,7 @@
  */
 import type { Experiment } from "../config/resolve.ts";
 import { GLUE_SPLIT_SIZES } from "../config/glue.ts";
-import type { MergeSetting } from "../config/schema/merge-methods.ts";
+import { methodDisplayName, type MergeSetting } from "../config/schema/merge-methods.ts";
 import type { InitKind } from "../config/schema/osrm.ts";
 import type { Task } from "../config/schema/task.ts";
 import type { TrainingSetting } from "../config/schema/training.ts";
@@ -101,31 +101,46 @@ export function planExperiment(experiment: Experiment): Plan {
   // stats: every task's layer-input statistics, once per block set. The sampling settings and the
   // pooling determine the file (a `masked` file holds no all-positions means); the variant and
   // weighting only matter to the init.
+  // `osrm.seed: training` ties the statistics' sample to each sweep point's training seed, so
+  // that seeds repeat the whole experiment, the OSRM subspace included.
+  const osrmSettings = new Map<number, typeof osrm>();
+  const osrmAt = (point: SweepPoint) => {
+    const seed = osrm.seed === "training" ? point.seed : osrm.seed;
+    if (!osrmSettings.has(seed)) osrmSettings.set(seed, deepFreeze({ ...osrm, seed }));
+    return osrmSettings.get(seed)!;
+  };
+  const statsKey = (point: SweepPoint) => `${point.blocks.join(",")}|${osrmAt(point).seed}`;
+  const seedVaries = osrm.seed === "training" && sweep.varying.includes("seed");
+
   const statsJobs = new Map<string, Map<string, Job>>();
   if (sweep.inits.includes("osrm")) {
     for (const point of sweep.points) {
-      const blocksKey = point.blocks.join(",");
-      if (statsJobs.has(blocksKey)) continue;
+      if (statsJobs.has(statsKey(point))) continue;
+      const setting = osrmAt(point);
       const perTask = new Map<string, Job>();
       for (const task of tasks) {
-        const payload = { model, task, blocks: point.blocks, osrm, max_length: task.max_length, batch_size: batchSize, cache_dir: ownOut() };
+        const payload = { model, task, blocks: point.blocks, osrm: setting, max_length: task.max_length, batch_size: batchSize, cache_dir: ownOut() };
         // The release variant collects its own statistics (its sample, padding and dtype).
-        const sampling = osrm.variant === "release" ? { samples: osrm.samples, seed: osrm.seed, variant: "release" } : { samples: osrm.samples, seed: osrm.seed, pooling: osrm.pooling };
+        const sampling =
+          setting.variant === "release"
+            ? { samples: setting.samples, seed: setting.seed, variant: "release" }
+            : { samples: setting.samples, seed: setting.seed, pooling: setting.pooling };
         const identity = { ...payload, osrm: sampling };
+        const where = [blocksVary ? `blocks=${point.blocks.join("+")}` : "", seedVaries ? `seed=${setting.seed}` : ""].filter(Boolean).join(" ");
         perTask.set(
           task.name,
           graph.add({
             kind: "stats",
-            label: `stats ${task.name}${blocksVary ? ` blocks=${point.blocks.join("+")}` : ""}`,
+            label: `stats ${task.name}${where ? " " + where : ""}`,
             inputs: [],
             payload,
             identity,
-            coords: { task: task.name, point: blocksVary ? { blocks: point.blocks } : {} },
-            work: { pass: "forward", samples: osrm.samples },
+            coords: { task: task.name, point: { ...(blocksVary ? { blocks: point.blocks } : {}), ...(seedVaries ? { seed: setting.seed } : {}) } },
+            work: { pass: "forward", samples: setting.samples },
           }),
         );
       }
-      statsJobs.set(blocksKey, perTask);
+      statsJobs.set(statsKey(point), perTask);
     }
   }
 
@@ -137,26 +152,28 @@ export function planExperiment(experiment: Experiment): Plan {
   };
   const loraVarying = sweep.varying.filter((axis) => axis === "rank" || axis === "blocks");
 
-  // init: OSRM's A from the other tasks' statistics; shared by every seed and learning rate.
+  // init: OSRM's A from the other tasks' statistics; shared by every learning rate (and every
+  // seed unless the statistics follow the training seed).
   const initJobs = new Map<string, Job>();
   const initJob = (task: Task, point: SweepPoint): Job => {
-    const id = `${task.name}|${point.rank}|${point.blocks.join(",")}`;
+    const id = `${task.name}|${point.rank}|${statsKey(point)}`;
     const known = initJobs.get(id);
     if (known) return known;
-    const stats = statsJobs.get(point.blocks.join(","))!;
+    const stats = statsJobs.get(statsKey(point))!;
     const others = tasks.filter((t) => t.name !== task.name);
+    const initVarying = seedVaries ? [...loraVarying, "seed" as const] : loraVarying;
     const job = graph.add({
       kind: "init",
-      label: `init ${task.name}${loraVarying.length ? " " + formatCoords(pointCoords(point, loraVarying)) : ""}`,
+      label: `init ${task.name}${initVarying.length ? " " + formatCoords(pointCoords(point, initVarying)) : ""}`,
       inputs: others.map((t) => stats.get(t.name)!),
       payload: {
         task: task.name,
         stats: Object.fromEntries(others.map((t) => [t.name, resultOf(stats.get(t.name)!, "file")])),
         lora: loraAt(point),
-        osrm,
+        osrm: osrmAt(point),
         out: ownOut(),
       },
-      coords: { task: task.name, init: "osrm", point: pointCoords(point, loraVarying) },
+      coords: { task: task.name, init: "osrm", point: pointCoords(point, initVarying) },
       work: null,
     });
     initJobs.set(id, job);
@@ -198,6 +215,8 @@ export function planExperiment(experiment: Experiment): Plan {
   const methodLabel = labelMethods(settings);
   const { holdout, select, data } = deepFreeze(structuredClone(experiment.merge));
   const split = experiment.evaluation.split;
+  const grid = experiment.evaluation.lambdas;
+  const robustness = grid.length ? deepFreeze([...new Set([...grid, 1])].sort((a, b) => a - b)) : null;
   const evalSamples = sumOrNull(tasks.map((t) => splitSize(t, split === "train" ? "train" : "validation")));
 
   const trainJobs: Job[] = [];
@@ -209,7 +228,7 @@ export function planExperiment(experiment: Experiment): Plan {
       trainJobs.push(...adapters);
       const coords = pointCoords(point, sweep.varying);
       const pointLabel = `${init}${sweep.varying.length ? " " + formatCoords(coords) : ""}`;
-      const stats = statsJobs.get(point.blocks.join(","));
+      const stats = statsJobs.get(statsKey(point));
       if (stats && tasks.length > 1) {
         // How much each adapter shifts every task's layer outputs (docs/algorithms.md, section 5): the heat map
         // that explains a merge result, for Gaussian and OSRM adapters alike.
@@ -259,6 +278,8 @@ export function planExperiment(experiment: Experiment): Plan {
               tasks: tasks.map((task, i) => ({ task, adapter: outOf(adapters[i]!) })),
               split,
               batch_size: batchSize,
+              // 1 is always on the curve: the score without any tuning of the scale.
+              ...(robustness ? { lambdas: robustness } : {}),
               // The individually fine-tuned scores, for the normalised score.
               individual: Object.fromEntries(tasks.map((task, i) => [task.name, resultOf(adapters[i]!, "score")])),
             },
@@ -270,7 +291,35 @@ export function planExperiment(experiment: Experiment): Plan {
     }
   }
 
-  const reportInputs = [...new Set([...trainJobs, ...diagnoseJobs, ...evaluateJobs])];
+  // The figures that compare across jobs (both inits on one axis, one colour scale), drawn from
+  // the finished jobs' results, seeds apart.
+  const seedOf = (job: Job) => (sweep.varying.includes("seed") ? ((job.coords.point?.seed as number | undefined) ?? null) : null);
+  const displayLabel = (job: Job) => job.coords.method!.label.replace(job.coords.method!.name, methodDisplayName(job.coords.method!.name));
+  const searched = evaluateJobs.map((e) => graph.byKey.get(e.inputs[0]!)!).filter((m) => m.coords.method?.search && "lambda" in m.coords.method.search);
+  const figures = graph.add({
+    kind: "figures",
+    label: "figures",
+    inputs: [...new Set([...trainJobs, ...diagnoseJobs, ...evaluateJobs, ...searched])],
+    payload: {
+      out: ownOut(),
+      curves: robustness
+        ? evaluateJobs.map((job) => ({ method: displayLabel(job), init: job.coords.init!, seed: seedOf(job), points: resultOf(job, "curve") }))
+        : [],
+      chosen: searched.map((job) => ({ method: displayLabel(job), init: job.coords.init!, seed: seedOf(job), lambda: resultOf(job, "lambda") })),
+      heatmaps: diagnoseJobs.map((job) => ({
+        init: job.coords.init!,
+        seed: seedOf(job),
+        tasks: resultOf(job, "tasks"),
+        inputs: resultOf(job, "inputs"),
+        matrix: resultOf(job, "matrix"),
+      })),
+      losses: trainJobs.map((job) => ({ task: job.coords.task!, init: job.coords.init!, seed: seedOf(job), history: resultOf(job, "history") })),
+    },
+    coords: {},
+    work: null,
+  });
+
+  const reportInputs = [...new Set([...trainJobs, ...diagnoseJobs, ...evaluateJobs, figures])];
   graph.add({
     kind: "report",
     label: "report",

@@ -67,6 +67,7 @@ const KIND_TITLES: Record<JobKind, string> = {
   diagnose: "interference",
   merge: "merge",
   evaluate: "evaluation",
+  figures: "figures",
   report: "report",
 };
 

@@ -1,11 +1,11 @@
-/** The `report` job: the results table in every format, the figures and the report page. */
+/** The `report` job: the results table in every format, the robustness view, the figures and the report page. */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ExecutorsByKind, type JobExecutor } from "../plan/executor.ts";
 import type { Plan } from "../plan/planner.ts";
 import { JobStore } from "../store/job-store.ts";
-import { formatTable, TABLE_FORMATS } from "./format.ts";
-import { collectFigures, writeHtmlReport } from "./html.ts";
+import { formatTable, robustnessCsv, TABLE_FORMATS } from "./format.ts";
+import { writeHtmlReport } from "./html.ts";
 import { collectResults } from "./results.ts";
 
 export function writeReport(plan: Plan, store: JobStore, outDir: string): { files: Record<string, string>; rows: number; figures: string[] } {
@@ -18,9 +18,13 @@ export function writeReport(plan: Plan, store: JobStore, outDir: string): { file
     writeFileSync(file, formatTable(table, format));
     files[format] = file;
   }
-  const figures = collectFigures(plan, store, outDir);
-  files.html = writeHtmlReport(table, figures, outDir);
-  return { files, rows: table.rows.length, figures: figures.map((f) => f.file) };
+  if (table.robustness.length) {
+    files.robustness = join(outDir, "robustness.csv");
+    writeFileSync(files.robustness, robustnessCsv(table));
+  }
+  const page = writeHtmlReport(plan, store, table, outDir);
+  files.html = page.file;
+  return { files, rows: table.rows.length, figures: page.figures.flatMap((f) => Object.values(f.files).filter(Boolean)) };
 }
 
 /** The report kind's executor: the job's staging folder (its payload's `out`) gets the report. */

@@ -26,6 +26,14 @@ class BuildDemoTasksPayloadSizes:
 
 
 @dataclass(frozen=True)
+class ChosenLambda:
+    method: str
+    init: str
+    seed: Optional[int]  # the sweep point's training seed; null when seeds do not vary
+    lambda_: float = field(metadata={"json": "lambda"})
+
+
+@dataclass(frozen=True)
 class CollectStatsPayload:
     model: ModelSpec
     task: TaskSpec
@@ -40,6 +48,14 @@ class CollectStatsPayload:
 class CrashPayload:
     how: Literal["exit", "segfault", "kill"]
     code: int
+
+
+@dataclass(frozen=True)
+class CurvePoint:
+    lambda_: float = field(metadata={"json": "lambda"})
+    average: float
+    normalized: Optional[float]
+    tasks: dict[str, float]
 
 
 @dataclass(frozen=True)
@@ -69,6 +85,7 @@ class EvaluatePayload:
     batch_size: int
     seed: int
     lambda_: Optional[float] = field(metadata={"json": "lambda"})  # overrides the merge's lambda
+    lambdas: Optional[list[float]]  # also score the merge at each of these lambdas: its robustness curve on this split (reported, never used to choose)
     individual: Optional[dict[str, Union[float, Scored]]]  # the individual models' scores (skips re-scoring them)
 
 
@@ -133,6 +150,15 @@ class HoldoutCount:
 class HoldoutFraction:
     fraction: float
     seed: int
+
+
+@dataclass(frozen=True)
+class InterferenceMatrix:
+    init: str
+    seed: Optional[int]  # the sweep point's training seed; null when seeds do not vary
+    tasks: list[str]
+    inputs: list[str]
+    matrix: list[list[float]]
 
 
 @dataclass(frozen=True)
@@ -247,6 +273,23 @@ class ParsePayloadPayload:
 
 
 @dataclass(frozen=True)
+class PlotReportPayload:
+    out: str
+    curves: list[RobustnessCurve]  # each merge's scores over the evaluation's lambda grid
+    chosen: list[ChosenLambda]  # the lambdas searches chose on held-out training data
+    heatmaps: list[InterferenceMatrix]  # the interference matrices of the trained adapters
+    losses: list[TrainingHistory]  # every training job's per-epoch history (epoch, loss, ...)
+
+
+@dataclass(frozen=True)
+class RobustnessCurve:
+    method: str
+    init: str
+    seed: Optional[int]  # the sweep point's training seed; null when seeds do not vary
+    points: list[CurvePoint]
+
+
+@dataclass(frozen=True)
 class Scored:
     score: float
     metrics: dict[str, float]
@@ -270,6 +313,14 @@ class TaskSpec:
     max_train: Optional[int]
     max_eval: Optional[int]
     max_length: int
+
+
+@dataclass(frozen=True)
+class TrainingHistory:
+    task: str
+    init: str
+    seed: Optional[int]  # the sweep point's training seed; null when seeds do not vary
+    history: list[dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -321,6 +372,7 @@ PAYLOADS: dict[str, Any] = {
     "evaluate": EvaluatePayload,
     "export_merged_task": ExportMergedTaskPayload,
     "merge_methods": dict,
+    "plot_report": PlotReportPayload,
     "build_demo_tasks": BuildDemoTasksPayload,
     "echo": dict,
     "fail": FailPayload,

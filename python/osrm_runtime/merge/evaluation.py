@@ -81,8 +81,9 @@ def merged_scores(folder: str, inputs: list, model_spec: ModelSpec, examples: di
 
 def evaluate_merge(folder: Optional[str], inputs: list, model_spec: ModelSpec, backbone, load: Callable,
                    batch_size: int = 128, lam: Optional[float] = None, individual: Optional[dict] = None,
-                   ctx=None) -> dict:
-    """`load(item) -> Examples` picks each task's examples (the split is the caller's choice)."""
+                   ctx=None, lambdas: Optional[list] = None) -> dict:
+    """`load(item) -> Examples` picks each task's examples (the split is the caller's choice).
+    With `lambdas`, the merge is also scored at each of them: its robustness curve on the split."""
     examples = {item.name: load(item) for item in inputs}
     cache: dict = {}
     if individual is None:
@@ -91,5 +92,15 @@ def evaluate_merge(folder: Optional[str], inputs: list, model_spec: ModelSpec, b
         result = summarise(individual, None)
         result["normalized"] = None
         return result
-    merged = merged_scores(folder, inputs, model_spec, examples, batch_size, cache, [lam], ctx)[0]
-    return summarise(merged, individual)
+    grid = list(lambdas or [])
+    # One pass per task over [lam, *grid]: each task's model is built once and re-scaled in place.
+    scored = merged_scores(folder, inputs, model_spec, examples, batch_size, cache, [lam] + grid, ctx)
+    result = summarise(scored[0], individual)
+    if lambdas is not None:
+        curve = []
+        for value, per_task in zip(grid, scored[1:]):
+            summary = summarise(per_task, individual)
+            curve.append({"lambda": value, "average": summary["average"], "normalized": summary["normalized"],
+                          "tasks": {n: t["score"] for n, t in summary["tasks"].items()}})
+        result["curve"] = curve
+    return result

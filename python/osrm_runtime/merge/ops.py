@@ -72,11 +72,11 @@ def merge(payload: MergePayload, ctx) -> dict:
     return result
 
 
-def _evaluate(model, backbone, folder, inputs, split, batch_size, seed, lam, individual, ctx) -> dict:
+def _evaluate(model, backbone, folder, inputs, split, batch_size, seed, lam, individual, ctx, lambdas=None) -> dict:
     def load(item):
         return load_examples(item.require_spec("evaluation"), split, seed)
 
-    result = evaluate_merge(folder, inputs, model, backbone, load, batch_size, lam, individual, ctx)
+    result = evaluate_merge(folder, inputs, model, backbone, load, batch_size, lam, individual, ctx, lambdas)
     result["split"] = split
     result["lambda"] = lam if lam is not None else (read_manifest(folder)["lambda"] if folder else None)
     return result
@@ -105,5 +105,7 @@ def evaluate(payload: EvaluatePayload, ctx) -> dict:
             raise ValueError(f"individual has no score for task {', '.join(map(repr, missing))}")
         individual = {n: {"score": v.score, "metrics": v.metrics} if hasattr(v, "score") else {"score": float(v), "metrics": {}}
                       for n, v in individual.items()}
+    if payload.lambdas is not None and not folder:
+        raise ValueError("lambdas: a robustness curve needs a merge (merged is null)")
     return _evaluate(model, backbone, folder, inputs, payload.split, payload.batch_size, payload.seed,
-                     payload.lambda_, individual, ctx)
+                     payload.lambda_, individual, ctx, payload.lambdas)

@@ -8,7 +8,7 @@ import { Backbone } from "./backbone.ts";
 import { Evaluation } from "./evaluation.ts";
 import { Lora } from "./lora.ts";
 import { Merge } from "./merge.ts";
-import { Init, Osrm } from "./osrm.ts";
+import { Init, OsrmConfig } from "./osrm.ts";
 import { PaperResult } from "./paper-results.ts";
 import { TaskEntry } from "./task.ts";
 import { Training } from "./training.ts";
@@ -23,7 +23,7 @@ export const ExperimentFile = z.strictObject({
   tasks: z.array(TaskEntry).min(1, { error: "list at least one task" }),
   lora: Lora.prefault({}),
   init: Init,
-  osrm: Osrm.prefault({}),
+  osrm: OsrmConfig.prefault({}),
   training: Training.prefault({}),
   merge: Merge.prefault({}),
   evaluation: Evaluation.prefault({}),

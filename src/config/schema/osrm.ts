@@ -25,3 +25,13 @@ export const Osrm = z
   })
   .meta({ id: "OsrmSetting" });
 export type Osrm = z.infer<typeof Osrm>;
+
+/**
+ * The config's `osrm` section: as the op's, and `seed: training` draws each sweep point's
+ * statistics with that point's training seed, so repeating an experiment over seeds repeats the
+ * OSRM sample too.
+ */
+export const OsrmConfig = Osrm.extend({
+  seed: z.union([Osrm.shape.seed.unwrap(), z.literal("training")]).default(Osrm.shape.seed.def.defaultValue as number),
+});
+export type OsrmConfig = z.infer<typeof OsrmConfig>;
