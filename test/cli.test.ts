@@ -35,14 +35,15 @@ describe("osrm command line", () => {
     expect(report.problems).toEqual([]);
   });
 
-  it("setup a second time is a no-op in under 5 s", async () => {
+  it("setup a second time is a no-op: no pip, no progress beyond the ready environment", async () => {
     await cli("setup", "--json");
     const started = performance.now();
     const r = await cli("setup", "--json");
-    const seconds = (performance.now() - started) / 1000;
-    console.log(`osrm setup on a ready environment: ${seconds.toFixed(2)} s (whole CLI process)`);
+    // Printed, not asserted: tests never time things (a loaded machine would fail them).
+    console.log(`osrm setup on a ready environment: ${((performance.now() - started) / 1000).toFixed(2)} s (whole CLI process)`);
     expect(r.exitCode).toBe(0);
-    expect(JSON.parse(r.stdout.trim().split("\n").pop() ?? "").value.source).toMatch(/venv|OSRM_PYTHON/);
-    expect(seconds).toBeLessThan(5);
+    const lines = r.stdout.trim().split("\n").map((l) => JSON.parse(l) as { type: string; message?: string; value?: { source: string } });
+    expect(lines.pop()!.value!.source).toMatch(/venv|OSRM_PYTHON/);
+    expect(lines.filter((l) => l.type === "progress" && /install|creating/.test(l.message ?? ""))).toEqual([]);
   });
 });
