@@ -1,9 +1,10 @@
 /**
  * The planner's payloads against the real Python ops: a tiny model and GLUE-format folders made by
  * the runtime, two tasks, both inits, a TIES merge with a lambda search — every op of the graph runs for real through the
- * shared bridge, and the table is read from what they wrote.
+ * shared bridge, and the table is read from what they wrote. Then everything moves (model, data,
+ * run folder): every job is still done, and the jobs run again at the new place find their inputs.
  */
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -29,19 +30,21 @@ describe("a plan on the real runtime", () => {
       n_train: 32,
       n_eval: 24,
     });
-    const experiment = parseExperiment(
-      [
-        "name: e2e",
-        `backbone: {name_or_path: ${fixture.model}, dtype: float32}`,
-        `glue_dir: ${fixture.glue_dir}`,
-        "tasks: [sst2, mrpc]",
-        "osrm: {samples: 16}",
-        "training: {epochs: 1, batch_size: 16, precision: fp32}",
-        "merge: {methods: [{name: ties, search: {lambda: [0.5, 1.0]}}]}",
-        "evaluation: {lambdas: [0.5, 1.5]}",
-        `output: ${join(dir, "run")}`,
-      ].join("\n"),
-    );
+    const config = (root: string) =>
+      parseExperiment(
+        [
+          "name: e2e",
+          `backbone: {name_or_path: ${fixture.model.replace(dir, root)}, dtype: float32}`,
+          `glue_dir: ${fixture.glue_dir.replace(dir, root)}`,
+          "tasks: [sst2, mrpc]",
+          "osrm: {samples: 16}",
+          "training: {epochs: 1, batch_size: 16, precision: fp32}",
+          "merge: {methods: [{name: ties, search: {lambda: [0.5, 1.0]}}]}",
+          "evaluation: {lambdas: [0.5, 1.5]}",
+          `output: ${join(root, "run")}`,
+        ].join("\n"),
+      );
+    const experiment = config(dir);
     const plan = planExperiment(experiment);
     const summary = await runPlan(plan, withReport(plan, new RuntimeExecutor({ jobs: 1, gpus: [], isolateTrain: false, bridge: runtime })));
     expect(summary.failed.map((f) => `${f.job.label}: ${f.error.message}`)).toEqual([]);
@@ -101,5 +104,28 @@ describe("a plan on the real runtime", () => {
     const matrix = store.result<{ matrix: number[][] }>(diagnose[0]!.key)!.matrix;
     expect(matrix).toHaveLength(2);
     expect(matrix.flat().every((v) => Number.isFinite(v) && v >= 0)).toBe(true);
+
+    // Move it all: the model, the GLUE folder and the run folder. Nothing is left at the old place.
+    const moved = mkdtempSync(join(tmpdir(), "osrm-e2e-moved-"));
+    rmSync(moved, { recursive: true });
+    renameSync(dir, moved);
+    const again = planExperiment(config(moved));
+    expect(again.jobs.map((j) => j.key)).toEqual(plan.jobs.map((j) => j.key));
+    const movedStore = new JobStore(again.experiment.output);
+    expect(again.jobs.filter((j) => !movedStore.isDone(j.key))).toEqual([]);
+    // Results are read where the run folder is now.
+    expect(movedStore.result<{ adapter: string }>(train.key)!.adapter).toBe(movedStore.outDir(train.key));
+    // The OSRM side again, at the new place, from the finished statistics and Gaussian adapters:
+    // init reads the statistics files named in their results, merges check the adapters' base by
+    // its content digest (their recorded path is gone), evaluation builds on the moved base.
+    const redo = again.jobs.filter((j) => ["init", "diagnose", "merge", "evaluate", "report"].includes(j.kind) || (j.kind === "train" && j.coords.init === "osrm"));
+    for (const job of redo) rmSync(movedStore.layout.jobDir(job.key), { recursive: true });
+    const rerun = await runPlan(again, withReport(again, new RuntimeExecutor({ jobs: 1, gpus: [], isolateTrain: false, bridge: runtime })));
+    expect(rerun.failed.map((f) => `${f.job.label}: ${f.error.message}`)).toEqual([]);
+    expect(rerun.ran.sort()).toEqual(redo.map((j) => j.key).sort());
+    const after = collectResults(again, movedStore).rows;
+    expect(after.map((r) => `${r.methodName}/${r.init}`)).toEqual(table.rows.map((r) => `${r.methodName}/${r.init}`));
+    for (const row of after) expect(row.ours.average, `${row.method} ${row.init}`).toEqual(expect.any(Number));
+    expect(after[0]!.ours).toEqual(table.rows[0]!.ours); // the Gaussian adapters were not run again
   });
 });

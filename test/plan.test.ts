@@ -81,7 +81,7 @@ describe("planner", () => {
   it("emits the payloads of docs/ops.md for every op", () => {
     const p = plan(TINY, ["merge.methods=[{name: ties, search: {lambda: [0.5, 1.0]}}]"]);
     const first = (kind: JobKind): Job => of(p, kind).find((j) => j.kind !== "train" || j.coords.init === "osrm")!;
-    const model = { name_or_path: "FacebookAI/roberta-large", family: null, dtype: "auto" };
+    const model = { name_or_path: "FacebookAI/roberta-large", revision: null, family: null, dtype: "auto" };
     const task = (name: string) => ({ name, source: { kind: "glue", task: name, dir: null }, max_train: 105000, max_eval: 15000, max_length: 128 });
     const osrm = { variant: "covariance", samples: 100, pooling: "masked", weighting: "tokens", seed: 42 };
     const lora = { rank: 8, alpha: 16, dropout: 0, blocks: ["q", "v"], freeze: "none" };
@@ -102,6 +102,8 @@ describe("planner", () => {
       training: { lr: 4e-4, epochs: 10, batch_size: 64, grad_accum: 1, warmup_ratio: 0.06, scheduler: "linear", weight_decay: 0, gradient_checkpointing: false, precision: "auto", seed: 42, group_by_length: true, eval_batch_size: 128 },
       init: { kind: "osrm", adapter: { $ref: "out", job: init.key } },
       out: { $ref: "own-out" },
+      // For the adapter's model card; not part of the job's identity (the planner was given no command line).
+      provenance: { command: null, config: null, tool: expect.stringMatching(/^osrm-merge \d+\.\d+\.\d+$/) },
     });
     const merge = first("merge");
     const adapters = merge.inputs.map((key) => ({ $ref: "out", job: key }));

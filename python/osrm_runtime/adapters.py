@@ -1,13 +1,23 @@
 """The task adapter folder, read and written in one place.
 
 A task adapter is a standard PEFT LoRA folder (PEFT's saved format is the public contract):
-    adapter_config.json          LoraConfig, task_type SEQ_CLS, the head in modules_to_save
+    adapter_config.json          LoraConfig, task_type SEQ_CLS, the head in modules_to_save;
+                                 base_model_name_or_path: the hub id (and `revision`) when the base
+                                 came from the hub, else its absolute path
     adapter_model.safetensors    `base_model.model.<module>.lora_A.weight` (r x d_in), `...lora_B.weight`
                                  (d_out x r), and the head's tensors under `base_model.model.<head>...`
-    osrm_task.json               the task: name, num_labels, regression, label names, metric
+    osrm_task.json               the task: name, num_labels, regression, label names, metric,
+                                 id2label / label2id / problem_type (the transformers config values
+                                 for this head), and base_model: {name_or_path, digest | revision}
+                                 (a local base's content digest, so a moved copy is recognised)
+    README.md                    the model card, for trained adapters (`model_card`)
 plus, for osrm's own adapters, provenance files (osrm_adapter.json, ...). The LoraConfig of every
 adapter osrm writes is built by `lora_config`; folders are written by `write_adapter`, atomically
-(a temporary folder renamed into place), and read lazily by `AdapterFolder`.
+(a temporary folder renamed into place), with ordinary modes (files 0644, folders 0755: safetensors
+writes 0600), and read lazily by `AdapterFolder`.
+
+No config.json is written into an adapter folder: transformers would then take the folder for a
+complete model with an embedded adapter and look for its weights there.
 """
 
 from __future__ import annotations
@@ -19,11 +29,13 @@ import re
 from typing import Any, Optional
 
 from .atomic import staged_folder
+from .digest import model_reference
 
 PREFIX = "base_model.model."
 CONFIG_FILE = "adapter_config.json"
 WEIGHTS_FILE = "adapter_model.safetensors"
 TASK_FILE = "osrm_task.json"
+CARD_FILE = "README.md"
 
 
 def lora_keys(module: str) -> tuple[str, str]:
@@ -113,14 +125,42 @@ class AdapterFolder:
         return {k[len(PREFIX):]: self._file.get_tensor(k) for k in self.head_keys()}
 
 
+def label_maps(task_info: dict) -> dict:
+    """The transformers config values of a task's head: id2label and label2id (JSON keys are
+    strings) and problem_type. A regression head's one output is named after the task."""
+    regression = bool(task_info.get("regression"))
+    num_labels = int(task_info.get("num_labels") or 1)
+    names = [str(n) for n in (task_info.get("labels") or [])]
+    if regression:
+        names = [str(task_info.get("task") or "value")]
+    elif len(names) != num_labels:
+        names = [f"LABEL_{i}" for i in range(num_labels)]  # transformers' own default names
+    return {"id2label": {str(i): n for i, n in enumerate(names)}, "label2id": {n: i for i, n in enumerate(names)},
+            "problem_type": "regression" if regression else "single_label_classification"}
+
+
+def normalise_modes(folder: str) -> None:
+    """Files 0644 and folders 0755 below `folder`: safetensors writes 0600 and temporary folders
+    are private, but adapters and exported models are meant to be shared and served."""
+    for root, dirs, names in os.walk(folder):
+        os.chmod(root, 0o755)
+        for name in names:
+            path = os.path.join(root, name)
+            if not os.path.islink(path):
+                os.chmod(path, 0o644)
+
+
 def write_adapter(out: str, factors: dict, config, *, base_model: Optional[str] = None, head: Optional[dict] = None,
                   tensors: Optional[dict] = None, task_info: Optional[dict] = None,
-                  files: Optional[dict[str, Any]] = None) -> str:
+                  files: Optional[dict[str, Any]] = None, revision: Optional[str] = None,
+                  card: Optional[str] = None) -> str:
     """Writes a PEFT adapter folder atomically (atomic.staged_folder): a reader sees the old
     adapter or the complete new one; other files in an existing `out` stay.
 
     factors: module -> (A, B); head: head tensors by classifier name (saved under the prefix);
-    tensors: already-saved-form tensors (a PEFT state dict); files: more JSON files by name."""
+    tensors: already-saved-form tensors (a PEFT state dict); task_info: osrm_task.json (label
+    maps and the base's reference are added); files: more JSON files by name; revision: the hub
+    base's revision; card: the model card (README.md)."""
     import torch
     from safetensors.torch import save_file
 
@@ -135,8 +175,16 @@ def write_adapter(out: str, factors: dict, config, *, base_model: Optional[str] 
         saved[key] = value.detach().cpu().contiguous()
     config = copy.deepcopy(config)  # the live model's config stays as it is
     if base_model is not None:
-        config.base_model_name_or_path = base_model
+        # A local base is recorded by absolute path: PEFT and transformers resolve a relative one
+        # against the working directory of whoever loads the adapter.
+        config.base_model_name_or_path = os.path.abspath(base_model) if os.path.isdir(base_model) else base_model
+    if revision is not None:
+        config.revision = revision  # PEFT's AutoPeftModel loads the base at this revision
     config.inference_mode = True
+    if task_info is not None:
+        task_info = {**task_info, **label_maps(task_info)}
+        if base_model is not None:
+            task_info["base_model"] = model_reference(base_model, revision)
 
     with staged_folder(out) as staging:
         config.save_pretrained(staging)
@@ -145,9 +193,74 @@ def write_adapter(out: str, factors: dict, config, *, base_model: Optional[str] 
             _write_json(os.path.join(staging, TASK_FILE), task_info)
         for name, value in (files or {}).items():
             _write_json(os.path.join(staging, name), value)
+        if card is not None:
+            with open(os.path.join(staging, CARD_FILE), "w", encoding="utf-8") as f:
+                f.write(card)
+        normalise_modes(staging)
     return out
 
 
 def _write_json(path: str, value: Any) -> None:
     with open(path, "w", encoding="utf-8") as f:
         json.dump(value, f, indent=2, sort_keys=True)
+
+
+def load_snippet(adapter: str, base: str) -> str:
+    """Three lines that load the adapter with transformers + peft alone, the head's labels named
+    (the card shows them; a test runs them)."""
+    return "\n".join([
+        "import json; from transformers import AutoModelForSequenceClassification; from peft import PeftModel",
+        f'task = json.load(open("{adapter}/{TASK_FILE}")); id2label = {{int(i): name for i, name in task["id2label"].items()}}',
+        f'model = PeftModel.from_pretrained(AutoModelForSequenceClassification.from_pretrained("{base}", '
+        f'num_labels=task["num_labels"], id2label=id2label, label2id=task["label2id"]), "{adapter}")',
+    ])
+
+
+def model_card(*, task_info: dict, base: dict, score: float, metrics: dict, best_epoch: int, epochs: int,
+               init: str, lora, training, baseline: Optional[dict] = None, examples: Optional[dict] = None,
+               provenance: Optional[dict] = None) -> str:
+    """The README.md of a trained adapter: what it is, how well it does, what made it, how to load it.
+
+    base: the base's reference (digest.model_reference); lora / training: the payload's settings;
+    provenance: {command, config, tool} as the caller gave it (None: not recorded)."""
+    name, metric = task_info["task"], task_info.get("metric") or "score"
+    hub = "digest" not in base
+    front = ["---", "library_name: peft", "pipeline_tag: text-classification",
+             "tags: [lora, osrm, text-classification]"]
+    if hub:
+        front.append(f"base_model: {base['name_or_path']}")
+    front.append("---")
+    labels = ", ".join(task_info.get("id2label", {}).values()) if not task_info.get("regression") else "(regression: one output)"
+    rows = [("base model", f"`{base['name_or_path']}`" + (f" (revision `{base['revision']}`)" if base.get("revision") else "")
+             + ("" if hub else f", content digest `{base['digest']}`")),
+            ("task", f"{name} ({'regression' if task_info.get('regression') else str(task_info.get('num_labels')) + ' labels'}: {labels})"),
+            ("score", f"{metric} {score:.4f} on the eval split (the best of {epochs} epoch{'s' if epochs != 1 else ''}: "
+                      f"epoch {best_epoch})"),
+            ("init", init),
+            ("LoRA", f"rank {lora.rank}, alpha {lora.alpha:g}, dropout {lora.dropout:g}, blocks {', '.join(lora.blocks)}"),
+            ("training", f"lr {training.lr:g}, {epochs} epoch{'s' if epochs != 1 else ''}, batch {training.batch_size} x {training.grad_accum}, "
+                         f"{training.scheduler} schedule, warmup {training.warmup_ratio:g}, seed {training.seed}")]
+    if metrics:
+        rows.append(("metrics", ", ".join(f"{k} {v:.4f}" for k, v in sorted(metrics.items()))))
+    if baseline is not None:
+        rows.append(("majority baseline", f"{baseline['score']:.4f} (always {baseline.get('prediction')})"))
+    if examples:
+        rows.append(("examples", ", ".join(f"{split} {n}" for split, n in examples.items())))
+    if provenance:
+        if provenance.get("command"):
+            rows.append(("command", f"`{provenance['command']}`"))
+        if provenance.get("config"):
+            rows.append(("config", f"`{provenance['config']}`"))
+        if provenance.get("tool"):
+            rows.append(("made with", provenance["tool"]))
+    table = ["| | |", "| --- | --- |"] + [f"| {k} | {v} |" for k, v in rows]
+    return "\n".join(front + [
+        "", f"# {name}: a LoRA adapter", "",
+        f"A PEFT LoRA adapter for sequence classification with its trained head (in `modules_to_save`), "
+        f"trained by [osrm](https://www.npmjs.com/package/osrm-merge). `{TASK_FILE}` names the labels.", "",
+        *table, "",
+        "## Loading it (transformers + peft only)", "",
+        "```python", load_snippet(".", base["name_or_path"]), "```", "",
+        "Run it in this folder, or replace `.` with the folder's path. A local base that has moved is "
+        "recognised by its content digest (above); pass its new path instead.", "",
+    ])

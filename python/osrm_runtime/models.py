@@ -48,6 +48,11 @@ def model_spec(name_or_path: str, **fields: Any) -> ModelSpec:
     return parse_piece(ModelSpec, {"name_or_path": name_or_path, **fields})
 
 
+def hub_revision(spec: ModelSpec) -> dict:
+    """`revision=` for from_pretrained when the spec pins one (a hub model's branch, tag or commit)."""
+    return {"revision": spec.revision} if getattr(spec, "revision", None) else {}
+
+
 def device() -> "Any":
     import torch
 
@@ -79,7 +84,7 @@ def load_config(spec: ModelSpec):
     from transformers import AutoConfig
 
     try:
-        return AutoConfig.from_pretrained(spec.name_or_path)
+        return AutoConfig.from_pretrained(spec.name_or_path, **hub_revision(spec))
     except OSError as exc:
         raise ValueError(f"model.name_or_path '{spec.name_or_path}' is neither a model folder nor a "
                          f"reachable hub id: {exc}") from None
@@ -135,7 +140,7 @@ def adapted_module_names(model, family: str, blocks: list[str]) -> list[str]:
 def load_tokenizer(spec: ModelSpec):
     from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(spec.name_or_path)
+    tokenizer = AutoTokenizer.from_pretrained(spec.name_or_path, **hub_revision(spec))
     if tokenizer.pad_token is None:
         # Decoder backbones classify from the last non-pad token with pad = eos (the paper's setup).
         tokenizer.pad_token = tokenizer.eos_token
@@ -151,7 +156,7 @@ def load_classifier(spec: ModelSpec, num_labels: int, regression: bool = False):
 
     config = load_config(spec)
     _quiet_transformers()
-    kwargs: dict[str, Any] = {"num_labels": num_labels, "dtype": torch_dtype(spec)}
+    kwargs: dict[str, Any] = {"num_labels": num_labels, "dtype": torch_dtype(spec), **hub_revision(spec)}
     if regression:
         kwargs["problem_type"] = "regression"
     # transformers prints a load report (unexpected lm_head.*, missing classifier.*) that is
@@ -179,5 +184,5 @@ def load_encoder(spec: ModelSpec):
         if family == "t5":
             from transformers import T5EncoderModel
 
-            return T5EncoderModel.from_pretrained(spec.name_or_path, dtype=torch_dtype(spec))
-        return AutoModel.from_pretrained(spec.name_or_path, dtype=torch_dtype(spec))
+            return T5EncoderModel.from_pretrained(spec.name_or_path, dtype=torch_dtype(spec), **hub_revision(spec))
+        return AutoModel.from_pretrained(spec.name_or_path, dtype=torch_dtype(spec), **hub_revision(spec))

@@ -21,7 +21,7 @@ OPS: dict[str, str] = {
     "merge_methods": "merge.registry:merge_methods",
     "merge": "merge.ops:merge",
     "evaluate": "merge.ops:evaluate",
-    "export_merged_task": "merge.materialize:export_task_model",
+    "export": "merge.export:export",
     "train": "train.recipe:train",
     # OSRM: statistics, init, post-hoc transform, interference diagnostic
     "collect_stats": "osrm.stats:collect_stats",

@@ -112,16 +112,6 @@ def test_fisher_merge_reads_data_and_stays_between_the_tasks(tiny_roberta, adapt
     assert all(torch.isfinite(d).all() for d in deltas.values())
 
 
-def test_export_is_loadable_by_transformers(tiny_roberta, adapters, tmp_path):
-    from transformers import AutoModelForSequenceClassification
-
-    result = do_merge(tiny_roberta, adapters, tmp_path / "m", name="ties", density=0.5)
-    call_op("export_merged_task", {"merged": result["out"], "task": "rte", "out": str(tmp_path / "rte-model")}, None)
-    loaded = AutoModelForSequenceClassification.from_pretrained(str(tmp_path / "rte-model"))
-    direct = load_merged_task_model(result["out"], "rte")
-    assert torch.allclose(logits_of(loaded, tiny_roberta), logits_of(direct, tiny_roberta), atol=1e-6)
-
-
 def test_full_fine_tuned_models_merge_tensor_by_tensor(tiny_roberta, tmp_path):
     from safetensors.torch import load_file
 

@@ -81,7 +81,11 @@ def test_tiny_model_beats_majority_and_the_saved_adapter_reloads_with_the_same_l
     assert [h["epoch"] for h in metrics["history"]] == list(range(1, 6))
     assert all(h["samples_per_s"] > 0 and np.isfinite(h["loss"]) for h in metrics["history"])
     task = json.loads((out / "osrm_task.json").read_text())
-    assert task == {"task": "sst2", "num_labels": 2, "regression": False, "labels": ["0", "1"], "metric": "accuracy"}
+    base = task.pop("base_model")
+    assert base["name_or_path"] == os.path.abspath(tiny_roberta) and base["digest"].startswith("sha256:")
+    assert task == {"task": "sst2", "num_labels": 2, "regression": False, "labels": ["0", "1"], "metric": "accuracy",
+                    "id2label": {"0": "0", "1": "1"}, "label2id": {"0": 0, "1": 1},
+                    "problem_type": "single_label_classification"}
     assert not (out / "checkpoints").exists()  # resume state is removed once the run is finished
     config = json.loads((out / "adapter_config.json").read_text())
     assert config["task_type"] == "SEQ_CLS" and "classifier" in config["modules_to_save"]

@@ -73,6 +73,23 @@ def test_sigkill_mid_epoch_then_rerun_matches_an_uninterrupted_run(tiny_roberta,
     assert mine.keys() == theirs.keys()
     assert max(float((mine[k] - theirs[k]).abs().max()) for k in mine) < 1e-6
 
+    # TensorBoard: the resumed run appended to the killed run's folder; what the killed attempt had
+    # logged after its checkpoint is purged, so every step appears once, as in the uninterrupted run.
+    assert len(os.listdir(out / "tensorboard")) == 2  # one event file per attempt
+    killed, uninterrupted = tensorboard_scalars(out, "train/loss"), tensorboard_scalars(tmp_path / "reference", "train/loss")
+    assert [s for s, _ in killed] == [s for s, _ in uninterrupted] == list(range(1, len(uninterrupted) + 1))
+    assert [v for _, v in killed] == pytest.approx([v for _, v in uninterrupted], rel=1e-5)
+    epochs = tensorboard_scalars(out, "eval/accuracy")
+    assert [s for s, _ in epochs] == [h["step"] for h in resumed["history"]]
+
+
+def tensorboard_scalars(out, tag):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(out / "tensorboard"))
+    events.Reload()
+    return [(e.step, e.value) for e in events.Scalars(tag)]
+
 
 def test_optimizer_state_round_trips_through_flat_tensors(tmp_path):
     import torch

@@ -4,6 +4,7 @@ import { registerConfig } from "./config.ts";
 import { registerDemo } from "./demo.ts";
 import { registerDiagnose } from "./diagnose.ts";
 import { registerDoctor } from "./doctor.ts";
+import { registerExport } from "./export.ts";
 import { registerInit } from "./init.ts";
 import { registerMerge } from "./merge.ts";
 import { registerPlan } from "./plan.ts";
@@ -28,6 +29,7 @@ export const commands: CommandRegistrar[] = [
   registerMerge,
   registerTransform,
   registerDiagnose,
+  registerExport,
   registerSetup,
   registerDoctor,
   registerPython,

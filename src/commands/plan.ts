@@ -1,4 +1,5 @@
 /** `osrm plan CONFIG`: the jobs a config needs, which are done, and an estimate of GPU-hours. */
+import { commandLine } from "../plan/provenance.ts";
 import { planExperiment } from "../plan/planner.ts";
 import { formatPlanSummary, summarizePlan } from "../plan/summary.ts";
 import { JobStore } from "../store/job-store.ts";
@@ -24,7 +25,7 @@ Examples:
     )
     .action((file: string, flags: ExperimentFlags & { verbose?: boolean }) => {
       const ctx = context();
-      const plan = planExperiment(loadFromFlags(file, flags));
+      const plan = planExperiment(loadFromFlags(file, flags), { command: commandLine() });
       const store = new JobStore(plan.experiment.output);
       const summary = summarizePlan(plan, (key) => store.isDone(key));
       if (ctx.mode === "json") {

@@ -10,6 +10,7 @@ import { Task } from "../config/schema/task.ts";
 import { UsageError } from "../errors.ts";
 import { checkPayload, callOp, PayloadError, type FullPayloadOf } from "../ops/op.ts";
 import { train, type TrainResult } from "../ops/train.ts";
+import { commandLine, toolVersion } from "../plan/provenance.ts";
 import { torchrunLauncher } from "../runtime/process.ts";
 import type { Runtime } from "../runtime/runtime.ts";
 import type { CommandContext, CommandRegistrar } from "./context.ts";
@@ -112,6 +113,7 @@ export function trainPayload(flags: TrainFlags): FullPayloadOf<typeof train> {
       }),
       init: flags.init === "osrm" ? { kind: "osrm", adapter: resolve(flags.initAdapter!) } : { kind: "gaussian" },
       out: resolve(flags.out),
+      provenance: { command: commandLine(), config: null, tool: toolVersion() },
     });
   } catch (error) {
     // "train: training.warmup_ratio: ..." reads as the flag's knob

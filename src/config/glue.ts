@@ -20,6 +20,18 @@ export const GLUE_SPLIT_SIZES: Record<GlueTaskName, { train: number; validation:
   rte: { train: 2490, validation: 277 },
 };
 
+/** Each task's folder in the original GLUE download (a local glue_dir holds <dir>/<folder>/*.tsv). */
+export const GLUE_FOLDERS: Record<GlueTaskName, string> = {
+  cola: "CoLA",
+  sst2: "SST-2",
+  mrpc: "MRPC",
+  stsb: "STS-B",
+  qqp: "QQP",
+  mnli: "MNLI",
+  qnli: "QNLI",
+  rte: "RTE",
+};
+
 /** How the paper's tables name the tasks, in its column order. */
 export const GLUE_DISPLAY_NAMES: Record<GlueTaskName, string> = {
   cola: "CoLA",

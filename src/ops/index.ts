@@ -2,7 +2,8 @@
 import { buildDemoTasks } from "./build-demo-tasks.ts";
 import { collectStats } from "./collect-stats.ts";
 import { diagnose } from "./diagnose.ts";
-import { evaluate, exportMergedTask, merge, mergeMethods } from "./merge.ts";
+import { exportTask } from "./export.ts";
+import { evaluate, merge, mergeMethods } from "./merge.ts";
 import type { Op } from "./op.ts";
 import { osrmInit } from "./osrm-init.ts";
 import { plotReport } from "./plot-report.ts";
@@ -21,7 +22,7 @@ export const OPS: readonly Op[] = [
   diagnose,
   merge,
   evaluate,
-  exportMergedTask,
+  exportTask,
   mergeMethods,
   plotReport,
   buildDemoTasks,

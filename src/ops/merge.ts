@@ -137,18 +137,6 @@ export const evaluate = defineOp({
   result: EvaluateResult,
 });
 
-export const exportMergedTask = defineOp({
-  name: "export_merged_task",
-  summary: "one task of a merge as a standalone transformers folder",
-  payload: z.strictObject({
-    merged: z.string().min(1),
-    task: z.string().min(1),
-    out: z.string().min(1),
-    lambda: z.number().min(0).max(10).nullable().default(null),
-  }),
-  result: z.strictObject({ model: z.string() }),
-});
-
 export const mergeMethods = defineOp({
   name: "merge_methods",
   summary: "the merge-method registry, as src/ops/merge-methods.json holds it",

@@ -13,6 +13,14 @@ export const TrainInit = z
   ])
   .default({ kind: "gaussian" });
 
+export const TrainProvenance = z
+  .strictObject({
+    command: z.string().nullable().default(null).describe("the command line that asked for the run"),
+    config: z.string().nullable().default(null).describe("the experiment config file that planned it"),
+    tool: z.string().nullable().default(null).describe("the toolkit and its version"),
+  })
+  .meta({ id: "TrainProvenance" });
+
 const Scored = z.strictObject({ score: z.number(), metrics: z.record(z.string(), z.number()) });
 
 export const train = defineOp({
@@ -25,6 +33,9 @@ export const train = defineOp({
     training: TrainingSetting.prefault({}),
     init: TrainInit,
     out: z.string().min(1).describe("the adapter folder; a rerun with the same payload resumes or returns the finished run"),
+    provenance: TrainProvenance.nullable()
+      .default(null)
+      .describe("what asked for the run, for the adapter's model card; not part of the run's identity (a resumed run may come from another command)"),
   }),
   result: z.strictObject({
     adapter: z.string(),

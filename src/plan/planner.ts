@@ -11,7 +11,9 @@
  *   report   one, over every train and evaluate job
  *
  * Each job's identity holds only what determines its output, so a knob re-runs exactly the jobs
- * that depend on it (changing the learning rate keeps the statistics and the OSRM inits).
+ * that depend on it (changing the learning rate keeps the statistics and the OSRM inits). It never
+ * holds a path: a local model or data file counts by its content digest, an input job by its hash
+ * (src/plan/identity.ts), so a run folder or a clone can move and keep every finished job done.
  */
 import type { Experiment } from "../config/resolve.ts";
 import { GLUE_SPLIT_SIZES } from "../config/glue.ts";
@@ -20,6 +22,8 @@ import type { InitKind } from "../config/schema/osrm.ts";
 import type { Task } from "../config/schema/task.ts";
 import type { TrainingSetting } from "../config/schema/training.ts";
 import { CanonicalJson, canonicalJson, deepFreeze, sha256 } from "./hash.ts";
+import { demoBuilderVersion, modelIdentity, taskIdentity } from "./identity.ts";
+import { toolVersion } from "./provenance.ts";
 import { isPayloadRef, outOf, ownOut, resultOf, OP_OF_KIND, type Job, type JobCoords, type JobKind, type JobWork } from "./job.ts";
 import { expandMergeMethod, expandSweep, formatCoords, pointCoords, type Sweep, type SweepPoint } from "./sweep.ts";
 
@@ -29,6 +33,8 @@ export interface Plan {
   /** In dependency order: every job comes after its inputs. */
   jobs: Job[];
   byKey: Map<string, Job>;
+  /** What a job's hash was taken of, as JSON: digests for local paths, hashes for input jobs (job.json records it). */
+  identityOf(job: Job): unknown;
 }
 
 interface JobSpec {
@@ -45,13 +51,22 @@ interface JobSpec {
 class GraphBuilder {
   readonly jobs: Job[] = [];
   readonly byKey = new Map<string, Job>();
+  /** Payload objects (the shared, frozen model and tasks) hashed as their location-free identity. */
+  private readonly standIns = new Map<object, unknown>();
   /** References are hashed as the hash of the job they point to, never as a path. */
-  private readonly json = new CanonicalJson((value) => {
+  readonly json: CanonicalJson = new CanonicalJson((value) => {
+    const standIn = this.standIns.get(value);
+    if (standIn !== undefined) return this.json.write(standIn);
     if (!isPayloadRef(value)) return undefined;
     if (value.$ref === "own-out") return '"$own-out"';
     const field = value.$ref === "result" ? `,"field":${JSON.stringify(value.field)}` : "";
     return `{"$ref":"${value.$ref}"${field},"job":"${this.byKey.get(value.job)!.hash}"}`;
   });
+
+  /** `value` (a frozen object shared by payloads) is hashed as `identity`. */
+  standIn(value: object, identity: unknown): void {
+    this.standIns.set(value, deepFreeze(identity));
+  }
 
   add(spec: JobSpec): Job {
     const op = OP_OF_KIND[spec.kind];
@@ -90,11 +105,20 @@ export function trainingFor(experiment: Experiment, task: string, point: SweepPo
   return setting;
 }
 
-export function planExperiment(experiment: Experiment): Plan {
+export interface PlanOptions {
+  /** The command line that plans (for the adapters' model cards; not part of any identity). */
+  command?: string;
+}
+
+export function planExperiment(experiment: Experiment, options: PlanOptions = {}): Plan {
   const graph = new GraphBuilder();
   const sweep = expandSweep(experiment);
   // Shared by many payloads and never changed: frozen, so their canonical text is written once.
   const { backbone: model, tasks, osrm } = deepFreeze(structuredClone(experiment));
+  let builder: string | undefined;
+  const builderVersion = () => (builder ??= demoBuilderVersion());
+  graph.standIn(model, modelIdentity(model));
+  for (const task of tasks) graph.standIn(task, taskIdentity(task, builderVersion));
   const batchSize = experiment.training.eval_batch_size;
   const blocksVary = sweep.varying.includes("blocks");
 
@@ -188,24 +212,27 @@ export function planExperiment(experiment: Experiment): Plan {
     return trainingSettings.get(id)!;
   };
   const gaussianInit = deepFreeze({ kind: "gaussian" });
+  const provenance = deepFreeze({ command: options.command ?? null, config: experiment.file, tool: toolVersion() });
 
   const trainJob = (task: Task, init: InitKind, point: SweepPoint): Job => {
     const initialiser = init === "osrm" ? initJob(task, point) : null;
     const training = trainingAt(task, point);
     const coords = pointCoords(point, sweep.varying);
     const train = splitSize(task, "train");
+    const payload = {
+      model,
+      task,
+      lora: loraAt(point),
+      training,
+      init: initialiser ? { kind: "osrm", adapter: outOf(initialiser) } : gaussianInit,
+      out: ownOut(),
+    };
     return graph.add({
       kind: "train",
       label: `train ${task.name} ${init}${sweep.varying.length ? " " + formatCoords(coords) : ""}`,
       inputs: initialiser ? [initialiser] : [],
-      payload: {
-        model,
-        task,
-        lora: loraAt(point),
-        training,
-        init: initialiser ? { kind: "osrm", adapter: outOf(initialiser) } : gaussianInit,
-        out: ownOut(),
-      },
+      payload: { ...payload, provenance },
+      identity: payload,
       coords: { task: task.name, init, point: coords },
       work: { pass: "train", samples: train === null ? null : train * training.epochs },
     });
@@ -329,7 +356,7 @@ export function planExperiment(experiment: Experiment): Plan {
     work: null,
   });
 
-  return { experiment, sweep, jobs: graph.jobs, byKey: graph.byKey };
+  return { experiment, sweep, jobs: graph.jobs, byKey: graph.byKey, identityOf: (job) => JSON.parse(graph.json.write(job.identity)) };
 }
 
 /** Names a merge setting by its method plus the hyperparameters that differ between its settings. */

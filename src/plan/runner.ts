@@ -100,7 +100,8 @@ export async function runPlan(plan: Plan, executor: JobExecutor, options: RunOpt
       const started = Date.now();
       const sources = { outOf: (key: string) => store.outDir(key), resultOf: (key: string) => store.result(key) };
       const planned = resolvePayload(job, { ...sources, ownOut: store.outDir(job.key) });
-      const record = { key: job.key, kind: job.kind, op: job.op, label: job.label, hash: job.hash, inputs: job.inputs, identity: job.identity, payload: planned, pid: process.pid };
+      // The identity as hashed (digests, input hashes); the payload's paths are where things were this time.
+      const record = { key: job.key, kind: job.kind, op: job.op, label: job.label, hash: job.hash, inputs: job.inputs, identity: plan.identityOf(job), payload: planned, pid: process.pid };
       const staging = store.begin(job.key, record, { keepStaging: RESUMES_FROM_OUT.has(job.op) });
       const context: ExecutionContext = {
         payload: resolvePayload(job, { ...sources, ownOut: staging }),

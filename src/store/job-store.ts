@@ -2,6 +2,10 @@
  * The run store: a job's folder from start to done. A job is finished exactly when its done.json
  * exists; anything else in its folder is the leftover of an interrupted attempt and is cleared
  * before the job runs again. A finished job is never written to again.
+ *
+ * A run folder may be moved or copied: results hold the absolute paths the op returned (as
+ * information), done.json records the run folder they were written under, and every result is
+ * read re-rooted to where the run folder is now, so dependents find their inputs' files.
  */
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
@@ -14,6 +18,8 @@ export interface DoneRecord {
   hash: string;
   finished_at: string;
   seconds: number;
+  /** The run folder when the job finished (absent in runs made before it was recorded). */
+  root?: string;
 }
 
 export class JobAlreadyDoneError extends Error {
@@ -45,11 +51,18 @@ export class JobStore {
   done(key: string): DoneRecord | null {
     return readJson<DoneRecord>(this.layout.file(key, "done"));
   }
+  /** What the op returned, its paths under the run folder re-rooted to where the folder is now. */
   result<T = unknown>(key: string): T | null {
-    return readJson<T>(this.layout.file(key, "result"));
+    return this.reRooted(key, readJson<T>(this.layout.file(key, "result")));
   }
   metrics<T = unknown>(key: string): T | null {
-    return readJson<T>(this.layout.file(key, "metrics"));
+    return this.reRooted(key, readJson<T>(this.layout.file(key, "metrics")));
+  }
+
+  private reRooted<T>(key: string, value: T | null): T | null {
+    if (value === null) return null;
+    const root = this.done(key)?.root;
+    return root && root !== this.layout.root ? (relocate(value, root, this.layout.root) as T) : value;
   }
   outDir(key: string): string {
     return this.layout.file(key, "out");
@@ -94,7 +107,7 @@ export class JobStore {
     if (existsSync(staging)) renameSync(staging, out);
     writeFileAtomic(this.layout.file(key, "result"), json(relocate(result, staging, out)));
     if (metrics !== undefined) writeFileAtomic(this.layout.file(key, "metrics"), json(relocate(metrics, staging, out)));
-    const done: DoneRecord = { key, hash, finished_at: new Date().toISOString(), seconds: (Date.now() - startedAt) / 1000 };
+    const done: DoneRecord = { key, hash, finished_at: new Date().toISOString(), seconds: (Date.now() - startedAt) / 1000, root: this.layout.root };
     writeFileAtomic(this.layout.file(key, "done"), json(done));
   }
 
@@ -104,7 +117,7 @@ export class JobStore {
   }
 }
 
-/** Paths the op returned inside its staging folder now live in out/. */
+/** Every path under `from` (a string equal to it or below it) moved to `to`: staging -> out/, old run folder -> new. */
 function relocate(value: unknown, from: string, to: string): unknown {
   if (typeof value === "string") return value === from || value.startsWith(from + "/") ? to + value.slice(from.length) : value;
   if (Array.isArray(value)) return value.map((v) => relocate(v, from, to));

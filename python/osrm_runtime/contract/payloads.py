@@ -97,11 +97,14 @@ class EvaluationOptions:
 
 
 @dataclass(frozen=True)
-class ExportMergedTaskPayload:
-    merged: str
-    task: str
-    out: str
-    lambda_: Optional[float] = field(metadata={"json": "lambda"})
+class ExportPayload:
+    merged: str  # a merged folder (format osrm-merge/1: a merge job's out)
+    task: str  # the task whose head the exported model carries
+    out: str  # the folder to write: absent or empty unless force; written in a temporary folder and renamed into place
+    format: Literal["hf", "peft"]  # hf: config (with the task's labels), model.safetensors and tokenizer for AutoModelForSequenceClassification.from_pretrained; peft: the merged update as one LoRA adapter (factors concatenated, rank = the sum of ranks), only for merges whose registry entry has a linear_combination
+    lambda_: Optional[float] = field(metadata={"json": "lambda"})  # overrides the merge's lambda
+    model: Optional[ModelSpec]  # the base model, when it is no longer where the merge recorded it (checked against the merge's content digest); null: the recorded one
+    force: bool  # replace a non-empty out
 
 
 @dataclass(frozen=True)
@@ -230,6 +233,7 @@ class MergeSearch:
 @dataclass(frozen=True)
 class ModelSpec:
     name_or_path: str  # a hub id or a local model folder
+    revision: Optional[str]  # a hub model's revision (branch, tag or commit); part of the jobs' identity. null: the default branch
     family: Optional[Literal["roberta", "bert", "t5", "llama", "mistral", "gpt2"]]  # null: detected from the model's config.model_type
     dtype: Literal["float32", "bfloat16", "auto"]  # weights dtype; auto: bf16 on a GPU that has it, else float32
 
@@ -347,6 +351,14 @@ class TrainPayload:
     training: TrainingSetting
     init: Union[GaussianInit, OsrmInitFrom]
     out: str  # the adapter folder; a rerun with the same payload resumes or returns the finished run
+    provenance: Optional[TrainProvenance]  # what asked for the run, for the adapter's model card; not part of the run's identity (a resumed run may come from another command)
+
+
+@dataclass(frozen=True)
+class TrainProvenance:
+    command: Optional[str]  # the command line that asked for the run
+    config: Optional[str]  # the experiment config file that planned it
+    tool: Optional[str]  # the toolkit and its version
 
 
 @dataclass(frozen=True)
@@ -370,7 +382,7 @@ PAYLOADS: dict[str, Any] = {
     "diagnose": DiagnosePayload,
     "merge": MergePayload,
     "evaluate": EvaluatePayload,
-    "export_merged_task": ExportMergedTaskPayload,
+    "export": ExportPayload,
     "merge_methods": dict,
     "plot_report": PlotReportPayload,
     "build_demo_tasks": BuildDemoTasksPayload,

@@ -148,5 +148,6 @@ def run_merge(job: MergeJob, out: str, ctx=None) -> dict:
     extras = method.finish()
     method_entry = {"name": job.spec.name, **job.hyperparameters}
     base = {"name_or_path": os.path.abspath(job.model.name_or_path) if os.path.isdir(job.model.name_or_path)
-            else job.model.name_or_path, "family": job.model.family, "dtype": job.model.dtype}
+            else job.model.name_or_path, "family": job.model.family, "dtype": job.model.dtype,
+            "revision": job.model.revision}
     return write_merge(out, base, method_entry, job.inputs, deltas, masks, extras)

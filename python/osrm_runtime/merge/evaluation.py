@@ -68,7 +68,7 @@ def merged_scores(folder: str, inputs: list, model_spec: ModelSpec, examples: di
     per_lambda: list[dict] = [{} for _ in lambdas]
     for item in inputs:
         spec = item.require_spec("evaluation")
-        sweep = LambdaSweep(folder, item.name)
+        sweep = LambdaSweep(folder, item.name, model=model_spec)  # the payload's base, wherever it is now
         for i, lam in enumerate(lambdas):
             model = sweep.set_lambda(lam) if lam is not None else sweep.model
             per_lambda[i][item.name] = score_model(model, spec, model_spec, examples[item.name], task_metric(spec),

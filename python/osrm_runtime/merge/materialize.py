@@ -1,6 +1,7 @@
 """A merged folder -> task t's model: AutoModelForSequenceClassification of the base with
 theta_0 + lambda * (g_t * M_t *) merged and task t's own head. `LambdaSweep` keeps the base values
-of the changed tensors so that a sweep over lambda re-scales in place instead of reloading."""
+of the changed tensors so that a sweep over lambda re-scales in place instead of reloading.
+Evaluation and export build task models here, so an export predicts what the evaluation scored."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import os
 from typing import Optional
 
 from ..contract import parse_piece
-from ..contract.payloads import ExportMergedTaskPayload, ModelSpec
+from ..contract.payloads import ModelSpec
 from ..models import device
 from .output import read_manifest, unpack_mask
 from .taskmodels import backbone_of, classifier_for, set_head
@@ -38,15 +39,33 @@ def task_delta(folder: str, manifest: dict, task: str) -> dict:
     return deltas
 
 
+def base_spec(folder: str, manifest: dict, model: Optional[ModelSpec] = None) -> ModelSpec:
+    """The base a merge's task models are built on: `model` when given (checked to be the merge's
+    base, by content when the paths differ), else the base the manifest records. A local base
+    that is no longer there is named, with where it was looked for."""
+    from .validate import check_merge_base, describe_base
+
+    base = manifest["base"]
+    if model is not None:
+        check_merge_base(folder, manifest, model.name_or_path)
+        return model
+    path = base["name_or_path"]
+    if os.path.isabs(path) and not os.path.isdir(path):
+        raise ValueError(f"the merge {folder} was made on base model {describe_base(path, base.get('digest'))}; "
+                         f"give the model's new place (`osrm export --model PATH`, or the merge's `model`)")
+    fields = {k: base[k] for k in ("name_or_path", "family", "dtype", "revision") if base.get(k) is not None}
+    return parse_piece(ModelSpec, fields, f"{folder}/merge.json base")
+
+
 class LambdaSweep:
     """Task t's merged model whose lambda can be changed in place."""
 
-    def __init__(self, folder: str, task: str, lam: Optional[float] = None):
+    def __init__(self, folder: str, task: str, lam: Optional[float] = None, model: Optional[ModelSpec] = None):
         from safetensors.torch import load_file
 
         manifest = read_manifest(folder)
         entry = task_entry(manifest, task)
-        spec = parse_piece(ModelSpec, manifest["base"], f"{folder}/merge.json base")
+        spec = base_spec(folder, manifest, model)
         self.model = classifier_for(spec, entry["info"])
         set_head(self.model, load_file(os.path.join(folder, entry["head"])), f"merge {folder} task '{task}'")
         self.model.to(device()).eval()
@@ -55,6 +74,7 @@ class LambdaSweep:
         self.params = {k: params[k] for k in self.deltas}
         self.base = {k: p.detach().clone() for k, p in self.params.items()}
         self.info = entry["info"]
+        self.spec = spec
         self.lam = None
         self.set_lambda(manifest["lambda"] if lam is None else lam)
 
@@ -68,22 +88,6 @@ class LambdaSweep:
         return self.model
 
 
-def load_merged_task_model(folder: str, task: str, lam: Optional[float] = None):
+def load_merged_task_model(folder: str, task: str, lam: Optional[float] = None, model: Optional[ModelSpec] = None):
     """Task t's merged model as a plain transformers sequence classifier (eval mode)."""
-    sweep = LambdaSweep(folder, task, lam)
-    return sweep.model
-
-
-def export_task_model(payload: ExportMergedTaskPayload, ctx) -> dict:
-    """Op: {merged, task, out, lambda?} -> {model: out}: a standalone transformers folder that
-    AutoModelForSequenceClassification.from_pretrained(out) loads, tokenizer and osrm_task.json included."""
-    from ..models import load_tokenizer
-
-    folder, task, out = payload.merged, payload.task, payload.out
-    manifest = read_manifest(folder)
-    model = load_merged_task_model(folder, task, payload.lambda_)
-    model.save_pretrained(out, safe_serialization=True)
-    load_tokenizer(parse_piece(ModelSpec, manifest["base"], f"{folder}/merge.json base")).save_pretrained(out)
-    with open(os.path.join(out, "osrm_task.json"), "w", encoding="utf-8") as f:
-        json.dump(task_entry(manifest, task)["info"], f, indent=2)
-    return {"model": out}
+    return LambdaSweep(folder, task, lam, model).model

@@ -1,4 +1,4 @@
-"""The ops TypeScript calls: `merge_methods`, `merge`, `evaluate`, `export_merged_task`.
+"""The ops TypeScript calls: `merge_methods`, `merge`, `evaluate` (`export` is in export.py).
 Every payload is checked completely before any tensor work (see docs/ops.md for the shapes)."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from .output import read_manifest
 from .registry import parse_method
 from .search import SearchPlan, run_search
 from .sources import Backbone, TensorIndex
-from .validate import check_inputs
+from .validate import check_inputs, check_merge_base
 
 def merge(payload: MergePayload, ctx) -> dict:
     started = time.perf_counter()
@@ -94,10 +94,7 @@ def evaluate(payload: EvaluatePayload, ctx) -> dict:
         if missing:
             raise ValueError(f"the merge {folder} has no task {', '.join(map(repr, missing))} "
                              f"(it has: {', '.join(sorted(merged_tasks))})")
-        base = manifest["base"]["name_or_path"]
-        if not (os.path.exists(base) and os.path.exists(model.name_or_path)
-                and os.path.realpath(base) == os.path.realpath(model.name_or_path)) and base != model.name_or_path:
-            raise ValueError(f"the merge {folder} was made on base '{base}', not '{model.name_or_path}'")
+        check_merge_base(folder, manifest, model.name_or_path)
     individual = payload.individual
     if individual is not None:
         missing = [i.name for i in inputs if i.name not in individual]

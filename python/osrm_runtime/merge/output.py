@@ -5,10 +5,17 @@
                                   changed backbone tensor, by backbone name, in the tensor's own layout
     <out>/heads/<task>.safetensors  the task's own head (sequence-classifier names) + <task>.json (osrm_task.json)
     <out>/masks/<task>.safetensors  EMR only: per tensor the task's mask, 1 bit per entry (numpy packbits)
+    <out>/factors/<task>.safetensors  merges of LoRA adapters that are a fixed linear combination of
+                                  the task updates (the registry's linear_combination): per tensor
+                                  `<name>.lora_A` (r x d_in) and `<name>.lora_B` (d_out x r, the
+                                  adapter's scaling folded in), metadata `modules` (name -> module)
+                                  and `fan_in_fan_out`: what `osrm export --format peft` concatenates
 
 Only changed tensors are stored and the base is referenced, not copied: for LoRA merges the
-folder is a few percent of the model. Keeping lambda out of the tensors lets a lambda sweep reuse
-one merge. `materialize.py` turns it into a transformers model per task.
+folder is a few percent of the model (the factors are smaller still than the dense update they
+make). The base is recorded as given plus, for a local folder, its content digest, so a moved
+base is recognised. Keeping lambda out of the tensors lets a lambda sweep reuse one merge.
+`materialize.py` turns it into a transformers model per task, `export.py` into folders others load.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import json
 import os
 
 from ..atomic import write_json_atomic
+from ..digest import model_reference
 
 FORMAT = "osrm-merge/1"
 MANIFEST = "merge.json"
@@ -53,6 +61,7 @@ def write_merge(out: str, base: dict, method: dict, inputs: list, deltas: dict, 
     save_file(deltas, os.path.join(out, DELTA_FILE), metadata={"format": FORMAT})
     tasks = []
     rescalers = extras.get("rescalers")
+    keep_factors = _linear(method["name"]) and all(item.source.kind == "lora" for item in inputs)
     for t, item in enumerate(inputs):
         head_file = os.path.join("heads", f"{item.name}.safetensors")
         save_file({k: v.contiguous() for k, v in item.source.head().items()}, os.path.join(out, head_file))
@@ -69,11 +78,38 @@ def write_merge(out: str, base: dict, method: dict, inputs: list, deltas: dict, 
                       metadata={"shapes": json.dumps(shapes)})
         if rescalers is not None:
             entry["rescaler"] = float(rescalers[t])
+        if keep_factors:
+            entry["factors"] = _write_factors(out, item, sorted(deltas))
         tasks.append(entry)
+    base = {**base, **model_reference(base["name_or_path"], base.get("revision"))}
     manifest = {"format": FORMAT, "base": base, "method": method, "lambda": method.get("lambda", 1.0),
                 "delta": DELTA_FILE, "tensors": sorted(deltas), "tasks": tasks}
     write_json_atomic(manifest_path, manifest)
     return manifest
+
+
+def _linear(method: str) -> bool:
+    from .registry import method_spec
+
+    return method_spec(method).linear_combination is not None
+
+
+def _write_factors(out: str, item, keys: list) -> str:
+    """Task t's LoRA factors of the merged tensors, as `export --format peft` reads them."""
+    from safetensors.torch import save_file
+
+    tensors, modules = {}, {}
+    for key in keys:
+        b, a = item.source.factors(key)  # (B * scaling, A), nn.Linear layout
+        tensors[f"{key}.lora_A"] = a.float().contiguous()
+        tensors[f"{key}.lora_B"] = b.float().contiguous()
+        modules[key] = item.source.modules[key]
+    os.makedirs(os.path.join(out, "factors"), exist_ok=True)
+    name = os.path.join("factors", f"{item.name}.safetensors")
+    fan_in_fan_out = bool(item.source.config.get("fan_in_fan_out"))
+    save_file(tensors, os.path.join(out, name),
+              metadata={"modules": json.dumps(modules), "fan_in_fan_out": json.dumps(fan_in_fan_out)})
+    return name
 
 
 def read_manifest(folder: str) -> dict:

@@ -1,17 +1,59 @@
-"""Checks that run before any tensor work, each naming the adapter (and module) at fault."""
+"""Checks that run before any tensor work, each naming the adapter (and module) at fault.
+
+Base models are compared by path, and, when the paths differ, by content digest (digest.py):
+an adapter or a merge records its local base's digest, so a base that was moved or copied (a
+moved clone, another machine) is still recognised, and a different model at the same path is not.
+"""
 
 from __future__ import annotations
 
 import os
+from typing import Optional
 
+from ..digest import content_digest
 from .inputs import MergeInput
 from .sources import Backbone
 
 
-def _same_model(a: str, b: str) -> bool:
+def _same_path(a: str, b: str) -> bool:
     if os.path.exists(a) and os.path.exists(b):
         return os.path.realpath(a) == os.path.realpath(b)
     return a.rstrip("/") == b.rstrip("/")
+
+
+def _digest_of(path: str) -> Optional[str]:
+    return content_digest(path) if os.path.isdir(path) else None
+
+
+def same_base(recorded: str, digest: Optional[str], given: str) -> bool:
+    """Whether `given` is the base recorded as `recorded` (with its content digest, if known)."""
+    if digest is not None and os.path.isdir(given):
+        return content_digest(given) == digest  # content decides, wherever either copy is
+    return _same_path(recorded, given)
+
+
+def describe_base(path: str, digest: Optional[str]) -> str:
+    text = f"'{path}'"
+    if digest:
+        text += f" (content digest {digest[:19]}...)"
+    if os.path.isabs(path) and not os.path.exists(path):
+        text += f", which is not there any more (looked at {path})"
+    return text
+
+
+def base_mismatch(what: str, recorded: str, digest: Optional[str], given: str, role: str) -> str:
+    message = f"{what} was made on base {describe_base(recorded, digest)}, not on {role} {describe_base(given, _digest_of(given))}"
+    if digest is None and os.path.isabs(recorded) and not os.path.exists(recorded):
+        message += "; it records no content digest to recognise a moved copy"
+    return message
+
+
+def check_merge_base(folder: str, manifest: dict, given: str) -> None:
+    """A merge folder is read with the payload's model: it must be the merge's base."""
+    base = manifest["base"]
+    if not same_base(base["name_or_path"], base.get("digest"), given):
+        raise ValueError(base_mismatch(f"the merge {folder}", base["name_or_path"], base.get("digest"), given,
+                                       "the model given"))
 
 
 def check_inputs(inputs: list[MergeInput], base: str, backbone: Backbone, lora_only: bool = False,
@@ -31,9 +73,12 @@ def check_inputs(inputs: list[MergeInput], base: str, backbone: Backbone, lora_o
         if not item.source.head_names:
             raise ValueError(f"{item.label} has no classification head (a SEQ_CLS adapter keeps it in "
                              f"modules_to_save; heads are never merged, so every task needs its own)")
-        if item.source.base is not None and not _same_model(item.source.base, base):
-            raise ValueError(f"adapter {item.label} was trained on base '{item.source.base}', "
-                             f"not on the merge's base '{base}'")
+        # The digest osrm_task.json records describes the base adapter_config names only while the two
+        # agree (an adapter_config edited to point elsewhere is compared by name).
+        recorded = (item.source.info or {}).get("base_model") or {}
+        digest = recorded.get("digest") if recorded.get("name_or_path") == item.source.base else None
+        if item.source.base is not None and not same_base(item.source.base, digest, base):
+            raise ValueError(base_mismatch(f"adapter {item.label}", item.source.base, digest, base, "the merge's base"))
     reference = inputs[0]
     ref_keys = set(reference.source.merge_keys())
     for item in inputs:

@@ -19,22 +19,18 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from ..atomic import write_file_atomic
+from ..digest import content_digest
 
 FORMAT = 1
 META_KEY = "osrm_stats"
 
 
 def model_fingerprint(name_or_path: str) -> dict:
-    """A local folder is identified by its absolute path and its weight/config files' sizes and
-    mtimes (a retrained model in the same folder must not hit an old cache); a hub id by name."""
+    """A local folder is identified by its content digest (digest.py): a retrained model in the
+    same folder must not hit an old cache, and a moved or copied one should; a hub id by name."""
     if not os.path.isdir(name_or_path):
         return {"hub_id": name_or_path}
-    files = []
-    for name in sorted(os.listdir(name_or_path)):
-        if name.endswith((".safetensors", ".bin", ".json")):
-            st = os.stat(os.path.join(name_or_path, name))
-            files.append([name, st.st_size, st.st_mtime_ns])
-    return {"path": os.path.abspath(name_or_path), "files": files}
+    return {"digest": content_digest(name_or_path)}
 
 
 def cache_key(identity: dict, pooling: str) -> str:

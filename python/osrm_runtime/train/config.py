@@ -1,6 +1,10 @@
 """The `train` op's typed payload (contract/payloads.py: TrainPayload) as the run reads it: the
 output folder made absolute, and the canonical JSON that identifies the run, so that a rerun
-resumes only the same payload's checkpoints and never mixes two runs in one folder."""
+resumes only the same payload's checkpoints and never mixes two runs in one folder.
+
+The identity holds no path: a local model, data file or init adapter counts by its content
+digest (digest.py), so an interrupted run whose folder (or clone) was moved still resumes. The
+payload's `provenance` (which command and config asked for the run) is not part of it."""
 
 from __future__ import annotations
 
@@ -9,6 +13,8 @@ import os
 from dataclasses import dataclass
 
 from ..contract import to_json
+from ..data.glue import GLUE_TASKS
+from ..digest import content_digest
 from ..contract.payloads import LoraSetting, ModelSpec, TaskSpec, TrainingSetting, TrainPayload
 
 
@@ -20,7 +26,8 @@ class TrainConfig:
     training: TrainingSetting
     init: object  # GaussianInit | OsrmInitFrom
     out: str
-    raw: dict  # the payload without `out`, as JSON: resume checks and provenance
+    provenance: object  # TrainProvenance | None: for the model card only
+    raw: dict  # what identifies the run: the payload without out and provenance, paths as digests
 
     def fingerprint(self) -> str:
         """Canonical JSON of everything that determines the result (a resumed run must match it)."""
@@ -32,8 +39,23 @@ def from_payload(payload: TrainPayload) -> TrainConfig:
         weights = os.path.join(payload.init.adapter, "adapter_model.safetensors")
         if not os.path.isfile(weights):
             raise ValueError(f"init.adapter: {weights} does not exist (init.adapter is an osrm_init folder)")
-    raw = {k: v for k, v in to_json(payload).items() if k != "out"}
-    if payload.init.kind == "osrm":
-        raw["init"] = {**raw["init"], "adapter": os.path.abspath(payload.init.adapter)}
     return TrainConfig(payload.model, payload.task, payload.lora, payload.training, payload.init,
-                       os.path.abspath(payload.out), raw)
+                       os.path.abspath(payload.out), payload.provenance, location_free(payload))
+
+
+def location_free(payload: TrainPayload) -> dict:
+    """The payload's identity (see the module docstring): every local path by its content."""
+    raw = {k: v for k, v in to_json(payload).items() if k not in ("out", "provenance")}
+    model = raw["model"]
+    if os.path.isdir(model["name_or_path"]):
+        model["name_or_path"] = {"digest": content_digest(model["name_or_path"])}
+    source = raw["task"]["source"]
+    for field in ("train", "eval"):  # a files source (demo sources arrive resolved to one)
+        if source.get(field) and os.path.isfile(source[field]):
+            source[field] = {"digest": content_digest(source[field])}
+    if source.get("kind") == "glue" and source.get("dir"):
+        folder = os.path.join(source["dir"], GLUE_TASKS[source["task"]].folder)
+        source["dir"] = {"digest": content_digest(folder)} if os.path.isdir(folder) else {"missing": folder}
+    if payload.init.kind == "osrm":
+        raw["init"] = {**raw["init"], "adapter": {"digest": content_digest(payload.init.adapter)}}
+    return raw

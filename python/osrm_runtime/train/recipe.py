@@ -8,6 +8,11 @@
 Resuming: a rerun with the same payload and `out` continues after the last finished epoch and
 reaches the same result as an uninterrupted run (the batch order of epoch e depends only on the
 seed and e; model, optimizer and RNG states come from the checkpoint).
+
+Tracking: TensorBoard event files in `<out>/tensorboard/` (loss, lr and samples/s per optimizer
+step; the eval metrics per epoch, at the epoch's last step), written by rank 0 and flushed after
+every epoch. A resumed run appends to the same folder and purges what the interrupted attempt
+logged after its last checkpoint, so no step appears twice.
 """
 
 from __future__ import annotations
@@ -20,7 +25,8 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Optional
 
-from ..adapters import write_adapter
+from ..adapters import model_card, normalise_modes, write_adapter
+from ..digest import model_reference
 from ..context import Context
 from ..data.batches import Encoded, batch_order, collate
 from ..evaluate import predict_logits
@@ -279,12 +285,41 @@ class Run:
         baseline = majority_baseline(self.data)
         padding_side = getattr(self.tokenizer, "padding_side", "right")
         no_sync = self.ddp.no_sync if self.dist.enabled else None
+        # Steps after the checkpoint that an interrupted attempt logged are purged: none twice.
+        board = self._board(purge_step=step + 1) if self.dist.main else None
 
         def on_step(current: int, loss: float, lr: float, rate: float) -> None:
-            self.ctx.progress("train", current=current, total=total_steps, unit="step", epoch=epoch,
+            self.ctx.progress("train", current=current, total=total_steps, unit="step", epoch=self.epoch,
                               loss=loss, lr=lr, samples_per_s=rate * self.dist.world)
+            if board is not None:
+                board.add_scalar("train/loss", loss, current)
+                board.add_scalar("train/lr", lr, current)
+                board.add_scalar("train/samples_per_s", rate * self.dist.world, current)
 
+        try:
+            return self._epochs(start_epoch, step, history, best, best_state, baseline, resumed_from, scheduler,
+                                padding_side, no_sync, on_step, board)
+        finally:
+            if board is not None:
+                board.close()
+
+    def _board(self, purge_step: int):
+        """The TensorBoard writer in `<out>/tensorboard/`, or None when tensorboard is missing
+        (an interpreter of the user's own): training goes on, without event files."""
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError as exc:
+            self.ctx.log(f"warning: no TensorBoard event files ({exc}); `pip install tensorboard` to get them")
+            return None
+        return SummaryWriter(log_dir=os.path.join(self.out, "tensorboard"), purge_step=purge_step)
+
+    def _epochs(self, start_epoch, step, history, best, best_state, baseline, resumed_from, scheduler,
+                padding_side, no_sync, on_step, board) -> dict:
+        from peft import get_peft_model_state_dict
+
+        cfg, tr = self.config, self.config.training
         for epoch in range(start_epoch, tr.epochs + 1):
+            self.epoch = epoch
             stats = train_steps(self.ddp, self.optimizer, self.data.train_encoded, self._batches(epoch),
                                 pad_id=self.tokenizer.pad_token_id, padding_side=padding_side,
                                 device=self.device, amp_dtype=self.amp, grad_accum=tr.grad_accum, scheduler=scheduler,
@@ -303,6 +338,14 @@ class Run:
                     best_state = {k: v.detach().cpu().clone()
                                   for k, v in get_peft_model_state_dict(self.model).items()}
                 history.append(record)
+                if board is not None:
+                    board.add_scalar("train/epoch_loss", loss, step)
+                    board.add_scalar("train/epoch_samples_per_s", record["samples_per_s"], step)
+                    board.add_scalar(f"eval/{self.data.metric}", result["score"], step)
+                    for name, value in result["metrics"].items():
+                        if name != self.data.metric:
+                            board.add_scalar(f"eval/{name}", value, step)
+                    board.flush()
                 self.ctx.log(f"epoch {epoch}/{tr.epochs}: loss {loss:.4f}  {self.data.metric} {result['score']:.4f}"
                              f"  (best {best['score']:.4f} @ {best['epoch']})")
                 optimizer_tensors, optimizer_meta = checkpoint.optimizer_to_flat(self.optimizer, self.param_names)
@@ -342,16 +385,39 @@ class Run:
         train = data.train
         task_info = {"task": self.config.task.name, "num_labels": train.num_labels, "regression": train.regression,
                      "labels": list(train.label_names), "metric": data.metric}
-        write_adapter(self.out, {}, self.model.peft_config["default"], base_model=self.config.model.name_or_path,
-                      tensors=get_peft_model_state_dict(self.model), task_info=task_info)
+        cfg = self.config
+        card = model_card(task_info={**task_info, **_label_names(task_info)},
+                          base=model_reference(cfg.model.name_or_path, cfg.model.revision),
+                          score=best["score"], metrics=best["metrics"], best_epoch=best["epoch"],
+                          epochs=cfg.training.epochs, init=self._init_description(), lora=cfg.lora,
+                          training=cfg.training, baseline=baseline,
+                          examples={"train": len(data.train), "eval": len(data.eval)},
+                          provenance=_provenance(cfg.provenance))
+        write_adapter(self.out, {}, self.model.peft_config["default"], base_model=cfg.model.name_or_path,
+                      revision=cfg.model.revision, tensors=get_peft_model_state_dict(self.model),
+                      task_info=task_info, card=card)
         checkpoint.save_tensors(os.path.join(self.out, "eval_predictions.safetensors"),
                                 {"logits": _tensor(logits)}, metadata={"split": "eval", "epoch": str(best["epoch"])})
         # metrics.json last: its presence marks the run as finished.
         checkpoint.write_json_atomic(os.path.join(self.out, "metrics.json"), metrics)
         checkpoint.remove_checkpoints(self.out)
+        normalise_modes(self.out)
         if abs(result["score"] - best["score"]) > 1e-6 and self.amp is None:
             self.ctx.log(f"warning: the saved model scores {result['score']:.6f}, its epoch scored {best['score']:.6f}")
         return self._result(metrics, resumed_from, reused=False)
+
+    def _init_description(self) -> str:
+        init = self.config.init
+        if init.kind != "osrm":
+            return "gaussian (PEFT's default: A random, B = 0)"
+        try:
+            with open(os.path.join(init.adapter, "osrm_adapter.json"), encoding="utf-8") as f:
+                info = json.load(f)
+        except (OSError, ValueError):
+            return "osrm (A from the other tasks' input statistics, B = 0)"
+        others = ", ".join(sorted(info.get("stats") or {}))
+        return (f"osrm, variant {info.get('variant')} (A orthogonal to the inputs of the other tasks"
+                f"{': ' + others if others else ''}; B = 0)")
 
     def _result(self, metrics: dict, resumed_from: Optional[int], reused: bool) -> dict:
         best = metrics["best"]
@@ -359,6 +425,18 @@ class Run:
                 "best_epoch": best["epoch"], "score": best["score"], "metrics": best["metrics"],
                 "majority_baseline": metrics["majority_baseline"], "history": metrics["history"],
                 "resumed_from_epoch": resumed_from, "reused": reused}
+
+
+def _label_names(task_info: dict) -> dict:
+    from ..adapters import label_maps
+
+    return label_maps(task_info)
+
+
+def _provenance(provenance) -> Optional[dict]:
+    if provenance is None:
+        return None
+    return {"command": provenance.command, "config": provenance.config, "tool": provenance.tool}
 
 
 def _tensor(array):
