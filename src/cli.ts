@@ -1,6 +1,7 @@
 /**
  * The osrm command line. Exit codes: 0 success, 1 failure, 2 bad usage or a bad config.
- * Errors print as one clear message (no stack unless OSRM_DEBUG=1).
+ * Errors print as one clear message (no stack unless OSRM_DEBUG=1); under --json as one JSON
+ * object on stdout, `{"error": {"kind", "message", "path"?}}` (src/ui/errors.ts), same exit codes.
  */
 import { Command, CommanderError } from "commander";
 import { readFileSync } from "node:fs";
@@ -9,6 +10,14 @@ import { commands } from "./commands/index.ts";
 import { createContext, type CommandContext } from "./commands/context.ts";
 import { OsrmError } from "./errors.ts";
 import { packageRoot } from "./runtime/paths.ts";
+import { errorJson } from "./ui/errors.ts";
+
+/** --json among the program's arguments (known before commander parses them, for its own usage errors). */
+const jsonOutput = (() => {
+  const args = process.argv.slice(2);
+  const end = args.indexOf("--");
+  return (end === -1 ? args : args.slice(0, end)).includes("--json");
+})();
 
 const version = (JSON.parse(readFileSync(join(packageRoot, "package.json"), "utf8")) as { version: string }).version;
 
@@ -21,7 +30,9 @@ export function buildProgram(signal: AbortSignal): Command {
     .version(version, "-V, --version")
     .option("--json", "machine-readable output: JSON lines for progress and the result")
     .option("-q, --quiet", "no progress display")
-    .showHelpAfterError("(run with --help for usage)")
+    .showHelpAfterError(!jsonOutput && "(run with --help for usage)")
+    // Under --json a usage error is reported as JSON by report(), not as commander's text.
+    .configureOutput({ outputError: (text, write) => (jsonOutput ? undefined : write(text)) })
     .exitOverride();
   let ctx: CommandContext | undefined;
   const context = () => (ctx ??= createContext(program, signal));
@@ -31,10 +42,13 @@ export function buildProgram(signal: AbortSignal): Command {
 
 function report(error: unknown): number {
   if (error instanceof CommanderError) {
-    return error.code === "commander.helpDisplayed" || error.code === "commander.version" || error.exitCode === 0 ? 0 : 2;
+    const code = error.code === "commander.helpDisplayed" || error.code === "commander.version" || error.exitCode === 0 ? 0 : 2;
+    if (code !== 0 && jsonOutput) process.stdout.write(errorJson(error) + "\n");
+    return code;
   }
   const message = error instanceof Error ? error.message : String(error);
-  process.stderr.write(`osrm: ${message}\n`);
+  if (jsonOutput) process.stdout.write(errorJson(error) + "\n");
+  else process.stderr.write(`osrm: ${message}\n`);
   if (process.env.OSRM_DEBUG && error instanceof Error && error.stack) process.stderr.write(error.stack + "\n");
   if (error instanceof OsrmError) return error.exitCode;
   return 1;

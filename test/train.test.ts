@@ -54,7 +54,7 @@ describe("osrm train through the bridge", () => {
       flags({ model: fixture.model, task: "sst2", glueDir: fixture.glue_dir, epochs: 2, batchSize: 16, lr: 5e-3, out: join(dir, "run") }),
     );
     const events: ProgressEvent[] = [];
-    const result = await runTrain(runtime, payload, { display: { update: (e) => events.push(e), log() {}, stop() {} }, signal: new AbortController().signal });
+    const result = await runTrain(runtime, payload, { display: { update: (e) => events.push(e), log() {}, run() {}, jobEnded() {}, stop() {} }, signal: new AbortController().signal });
 
     expect(result.history.map((h) => h.epoch)).toEqual([1, 2]);
     expect(result.score).toBe(Math.max(...result.history.map((h) => h.score)));
@@ -71,6 +71,12 @@ describe("osrm train through the bridge", () => {
       regression: false,
       labels: ["0", "1"],
       metric: "accuracy",
+      id2label: { "0": "0", "1": "1" },
+      label2id: { "0": 0, "1": 1 },
+      problem_type: "single_label_classification",
+      base_model: { name_or_path: fixture.model, digest: expect.stringMatching(/^sha256:[0-9a-f]{64}$/) },
     });
+    // The model card names what made it: `osrm train` and its flags.
+    expect(readFileSync(join(result.adapter, "README.md"), "utf8")).toMatch(/\| command \| `osrm .*` \|/);
   });
 });

@@ -3,15 +3,17 @@
  * pretrained model and the demo task suite, then the table and figures summarised in the terminal.
  */
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { loadExperiment } from "../config/load.ts";
+import { commandLine } from "../plan/provenance.ts";
 import { planExperiment } from "../plan/planner.ts";
 import { packageRoot } from "../runtime/paths.ts";
 import { JobStore } from "../store/job-store.ts";
 import type { ExperimentFlags } from "./config.ts";
 import type { DiagnoseResult } from "../ops/diagnose.ts";
 import type { CommandRegistrar } from "./context.ts";
-import { executePlan } from "./run.ts";
+import { executePlan, reportFiles } from "./run.ts";
+import { formatDuration } from "../ui/format.ts";
 import { collect } from "./flags.ts";
 
 export const DEMO_CONFIG = join(packageRoot, "configs", "demo.yaml");
@@ -45,12 +47,12 @@ Examples:
     .action(async (flags: DemoFlags) => {
       const ctx = context();
       const started = Date.now();
-      const plan = planExperiment(loadExperiment(DEMO_CONFIG, { overrides: flags.set }));
+      const plan = planExperiment(loadExperiment(DEMO_CONFIG, { overrides: flags.set }), { command: commandLine() });
       const summary = await executePlan(plan, ctx, { jobs: flags.jobs });
       if (!summary) return;
       const store = new JobStore(plan.experiment.output);
-      const report = plan.jobs.find((j) => j.kind === "report")!;
-      const folder = store.outDir(report.key);
+      const files = reportFiles(plan)!;
+      const folder = dirname(files.report);
       const interference = Object.fromEntries(
         plan.jobs
           .filter((j) => j.kind === "diagnose")
@@ -61,8 +63,7 @@ Examples:
         ran: summary.ran.length,
         already_done: summary.alreadyDone,
         seconds,
-        table: join(folder, "table.md"),
-        report: join(folder, "report.html"),
+        ...files,
         interference_off_diagonal_mean: interference,
       };
       ctx.output(value, () =>
@@ -72,7 +73,7 @@ Examples:
           "Interference (mean relative output shift of an adapter on the other tasks' inputs; lower is better):",
           ...Object.entries(interference).map(([init, v]) => `  ${init.padEnd(9)} ${typeof v === "number" ? v.toFixed(4) : "–"}`),
           "",
-          `${summary.ran.length} job(s) run, ${summary.alreadyDone} already done, in ${seconds.toFixed(1)} s`,
+          `${summary.ran.length} job(s) run, ${summary.alreadyDone} already done, in ${formatDuration(seconds)}`,
           `report:  ${value.report}`,
           `tables:  ${folder}/table.{md,csv,tex}   plots: ${folder}/plots/`,
         ].join("\n"),

@@ -45,24 +45,30 @@ export async function diagnose(runtimeCall: (python: string) => Promise<EnvInfo>
   return report;
 }
 
-function human(report: DoctorReport): string {
-  const lines = [`node        ${report.node}`, `runtime     ${report.runtime.source}: ${report.runtime.python}`];
-  if (report.runtime.venv) lines.push(`env         ${report.runtime.venv}${report.runtime.ready ? "" : " (not built)"}`);
+/** Two columns, the labels padded to the longest one (package names such as transformers included). */
+function columns(rows: [string, string][]): string {
+  const width = Math.max(...rows.map(([label]) => label.length)) + 2;
+  return rows.map(([label, value]) => (label ? label.padEnd(width) : " ".repeat(width)) + value).join("\n");
+}
+
+export function formatDoctorReport(report: DoctorReport): string {
+  const rows: [string, string][] = [["node", report.node], ["runtime", `${report.runtime.source}: ${report.runtime.python}`]];
+  if (report.runtime.venv) rows.push(["env", `${report.runtime.venv}${report.runtime.ready ? "" : " (not built)"}`]);
   const py = report.python;
   if (py) {
-    lines.push(`python      ${py.python}`);
-    for (const [name, version] of Object.entries(py.packages)) lines.push(`${name.padEnd(12)}${version ?? "missing"}`);
+    rows.push(["python", py.python]);
+    for (const [name, version] of Object.entries(py.packages)) rows.push([name, version ?? "missing"]);
     if (py.torch) {
       const t = py.torch;
-      lines.push(
-        `cuda        ${t.cuda_available ? `yes (CUDA ${t.cuda_version}; ${t.gpus.join(", ")}; bf16 ${t.bf16_supported ? "yes" : "no"})` : "no (CPU only)"}`,
-        `threads     ${t.threads}`,
+      rows.push(
+        ["cuda", t.cuda_available ? `yes (CUDA ${t.cuda_version}; ${t.gpus.join(", ")}; bf16 ${t.bf16_supported ? "yes" : "no"})` : "no (CPU only)"],
+        ["threads", String(t.threads)],
       );
     }
   }
-  for (const p of report.problems) lines.push(`problem     ${p.what}\n  fix       ${p.fix}`);
-  if (!report.problems.length) lines.push("ok");
-  return lines.join("\n");
+  for (const p of report.problems) rows.push(["problem", p.what], ["  fix", p.fix]);
+  if (!report.problems.length) rows.push(["status", "ok"]);
+  return columns(rows);
 }
 
 export const registerDoctor: CommandRegistrar = (program, context) => {
@@ -82,7 +88,7 @@ export const registerDoctor: CommandRegistrar = (program, context) => {
         if (r.exitCode !== 0 && !String(r.stdout).includes('"ok"')) throw new Error(String(r.stderr).trim().split("\n").pop());
         return checkResult(envInfo, unwrapEnvelope("env_info", String(r.stdout).trim().split("\n").pop() ?? ""));
       });
-      ctx.output(report, (v) => human(v as DoctorReport));
+      ctx.output(report, (v) => formatDoctorReport(v as DoctorReport));
       if (report.problems.length) process.exitCode = 1;
     });
 };

@@ -1,10 +1,14 @@
 /** `osrm run CONFIG`: executes what a config still needs, resuming where it stopped. */
+import { join } from "node:path";
 import { OsrmError, UsageError } from "../errors.ts";
+import { commandLine } from "../plan/provenance.ts";
 import { planExperiment, type Plan } from "../plan/planner.ts";
 import { runPlan, type RunSummary } from "../plan/runner.ts";
 import { RuntimeExecutor, visibleGpus } from "../plan/runtime-executor.ts";
 import { withReport } from "../report/report-job.ts";
 import { JobStore } from "../store/job-store.ts";
+import { clockJobs, RunClock } from "../ui/eta.ts";
+import { formatDuration } from "../ui/format.ts";
 import { experimentOptions, loadFromFlags, type ExperimentFlags } from "./config.ts";
 import type { CommandContext, CommandRegistrar } from "./context.ts";
 
@@ -22,12 +26,19 @@ export function describeOutcome(summary: RunSummary, plan: Plan): string {
     lines.push(`not available yet: the Python runtime has no '${op}' op (${waiting} job(s) need it). ${message}`);
   }
   for (const { job, error } of summary.failed) lines.push(`failed: ${job.label} (${job.key}): ${error.message}`);
-  const report = plan.jobs.find((j) => j.kind === "report");
-  if (report && new JobStore(plan.experiment.output).isDone(report.key)) {
-    const folder = new JobStore(plan.experiment.output).outDir(report.key);
-    lines.push(`tables: ${folder}/table.{md,csv,tex}`, `report: ${folder}/report.html`);
-  }
+  const files = reportFiles(plan);
+  if (files) lines.push(`tables: ${files.tables.md.replace(/\.md$/, "")}.{md,csv,tex}`, `report: ${files.report}`);
   return lines.join("\n");
+}
+
+/** The finished report job's table and page, or null while it is not done. */
+export function reportFiles(plan: Plan): { table: string; tables: { md: string; csv: string; tex: string }; report: string } | null {
+  const report = plan.jobs.find((j) => j.kind === "report");
+  const store = new JobStore(plan.experiment.output);
+  if (!report || !store.isDone(report.key)) return null;
+  const folder = store.outDir(report.key);
+  const tables = { md: join(folder, "table.md"), csv: join(folder, "table.csv"), tex: join(folder, "table.tex") };
+  return { table: tables.md, tables, report: join(folder, "report.html") };
 }
 
 export interface ExecuteOptions {
@@ -45,17 +56,41 @@ export async function executePlan(plan: Plan, ctx: CommandContext, options: Exec
   const jobs = options.jobs === undefined ? Math.max(1, gpus.length) : Number(options.jobs);
   if (!Number.isInteger(jobs) || jobs < 1) throw new UsageError(`--jobs ${options.jobs}: expected a whole number >= 1`);
   const executor = withReport(plan, new RuntimeExecutor({ jobs, gpus, isolateTrain: Boolean(options.isolateTrain) }));
+  // The overall line: jobs done of all, elapsed, and the remaining time once jobs have finished.
+  const store = new JobStore(plan.experiment.output);
+  const alreadyDone = new Set(plan.jobs.filter((j) => store.isDone(j.key)).map((j) => j.key));
+  const clock = new RunClock(clockJobs(plan), alreadyDone, jobs);
+  const startedAt = Date.now();
+  let doneCount = alreadyDone.size;
+  let failedCount = 0;
+  const showRun = () => {
+    const now = Date.now();
+    ctx.display.run({ done: doneCount, total: plan.jobs.length, failed: failedCount, startedAt, etaSeconds: clock.etaSeconds(now), estimatedAt: now });
+  };
   let summary: RunSummary;
   try {
+    showRun();
     summary = await runPlan(plan, executor, {
       jobs,
       signal: ctx.signal,
-      onProgress: (_job, event) => ctx.display.update(event),
+      onProgress: (job, event) => ctx.display.update(event, job),
       onEvent: (event) => {
-        if (event.type === "start") ctx.display.log(`start  ${event.job.label}  (${event.job.key}${jobs > 1 ? `, worker ${event.worker}` : ""})`);
-        else if (event.type === "done") ctx.display.log(`done   ${event.job.label}  ${event.seconds.toFixed(1)} s`);
-        else if (event.type === "failed") ctx.display.log(`FAILED ${event.job.label}: ${event.error.message.split("\n")[0]}`);
-        else if (event.type === "waiting") ctx.display.log(`wait   ${event.job.label}: another osrm run holds ${event.owner}`);
+        if (event.type === "start") {
+          clock.started(event.job.key, Date.now());
+          ctx.display.log(`start  ${event.job.label}  (${event.job.key}${jobs > 1 ? `, worker ${event.worker}` : ""})`);
+        } else if (event.type === "done") {
+          clock.ended(event.job.key, event.seconds);
+          doneCount += 1;
+          ctx.display.jobEnded(event.job);
+          ctx.display.log(`done   ${event.job.label}  ${formatDuration(event.seconds)}`);
+        } else if (event.type === "failed") {
+          clock.ended(event.job.key, 0, false);
+          failedCount += 1;
+          ctx.display.jobEnded(event.job);
+          ctx.display.log(`FAILED ${event.job.label}: ${event.error.message.split("\n")[0]}`);
+        } else if (event.type === "waiting") ctx.display.log(`wait   ${event.job.label}: another osrm run holds ${event.owner}`);
+        else if (event.type === "blocked") clock.dropped(event.job.key);
+        if (event.type !== "waiting") showRun();
       },
     });
   } finally {
@@ -63,7 +98,9 @@ export async function executePlan(plan: Plan, ctx: CommandContext, options: Exec
     await executor.close?.();
   }
   if (summary.aborted) {
-    process.stderr.write(`osrm: interrupted; finished jobs are kept, run the same command again to continue\n`);
+    const message = "interrupted; finished jobs are kept, run the same command again to continue";
+    if (ctx.mode === "json") process.stdout.write(JSON.stringify({ error: { kind: "aborted", message } }) + "\n");
+    else process.stderr.write(`osrm: ${message}\n`);
     return null;
   }
   if (summary.failed.length > 0 || summary.blocked.length > 0) throw new OsrmError(describeOutcome(summary, plan));
@@ -92,9 +129,9 @@ Examples:
     .action(async (file: string, flags: RunFlags) => {
       const ctx = context();
       // Everything is validated and planned before any work starts.
-      const plan = planExperiment(loadFromFlags(file, flags));
+      const plan = planExperiment(loadFromFlags(file, flags), { command: commandLine() });
       const summary = await executePlan(plan, ctx, { jobs: flags.jobs, isolateTrain: Boolean(flags.isolateTrain) });
       if (!summary) return;
-      ctx.output({ ran: summary.ran.length, already_done: summary.alreadyDone, total: summary.total }, () => describeOutcome(summary, plan));
+      ctx.output({ ran: summary.ran.length, already_done: summary.alreadyDone, total: summary.total, ...reportFiles(plan) }, () => describeOutcome(summary, plan));
     });
 };

@@ -22,7 +22,8 @@ export interface PlanSummary {
   shape: { id: string; source: string } | null;
 }
 
-function jobHours(job: Job, samplesPerSecond: number | null): number | null {
+/** A job's estimated GPU-hours at the backbone's training rate (null: no estimate applies). */
+export function jobHours(job: Job, samplesPerSecond: number | null): number | null {
   if (!job.work || job.work.samples === null || samplesPerSecond === null) return null;
   const rate = job.work.pass === "train" ? samplesPerSecond : samplesPerSecond * FORWARD_SPEEDUP;
   return job.work.samples / rate / 3600;
