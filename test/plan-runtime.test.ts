@@ -118,7 +118,7 @@ describe("a plan on the real runtime", () => {
     // The OSRM side again, at the new place, from the finished statistics and Gaussian adapters:
     // init reads the statistics files named in their results, merges check the adapters' base by
     // its content digest (their recorded path is gone), evaluation builds on the moved base.
-    const redo = again.jobs.filter((j) => ["init", "diagnose", "merge", "evaluate", "report"].includes(j.kind) || (j.kind === "train" && j.coords.init === "osrm"));
+    const redo = again.jobs.filter((j) => ["init", "diagnose", "merge", "evaluate", "figures", "report"].includes(j.kind) || (j.kind === "train" && j.coords.init === "osrm"));
     for (const job of redo) rmSync(movedStore.layout.jobDir(job.key), { recursive: true });
     const rerun = await runPlan(again, withReport(again, new RuntimeExecutor({ jobs: 1, gpus: [], isolateTrain: false, bridge: runtime })));
     expect(rerun.failed.map((f) => `${f.job.label}: ${f.error.message}`)).toEqual([]);
