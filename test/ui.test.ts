@@ -111,6 +111,24 @@ describe("the terminal display", () => {
   });
 });
 
+describe("without a terminal", () => {
+  it("prints plain lines named by the job, and the run's line once per ended job", () => {
+    const lines: string[] = [];
+    const stream = { isTTY: false, write: (text: string) => lines.push(...text.trimEnd().split("\n")) } as unknown as NodeJS.WriteStream;
+    const display = createProgressDisplay("bars", stream);
+    const progress = { done: 0, total: 3, failed: 0, startedAt: Date.now(), etaSeconds: null, estimatedAt: Date.now() };
+    display.run(progress);
+    display.run(progress); // a job started: nothing new to say about the run
+    display.update({ op: "train", task: "train", current: 25, total: 25, unit: "step", metrics: { loss: 0.25 } }, job);
+    display.run({ ...progress, done: 1 });
+    expect(lines).toEqual([
+      expect.stringMatching(/^\[run  0\/3 jobs  elapsed \S+  ETA after the first job\]$/),
+      "[train spam osrm] 25/25 step  loss 0.2500",
+      expect.stringMatching(/^\[run  1\/3 jobs /),
+    ]);
+  });
+});
+
 describe("errors under --json", () => {
   it("are one JSON object on stdout with the plain exit codes", async () => {
     const unknown = await cli("--json", "no-such-command");

@@ -94,7 +94,8 @@ Examples:
         out: resolve(flags.out),
         format: flags.format,
         lambda: flags.lambda ?? null,
-        model: flags.model ? modelPayload({ model: flags.model }) : null,
+        // A folder as an absolute path: the adapter and the card record where the base is.
+        model: flags.model ? modelPayload({ model: existsSync(flags.model) ? resolve(flags.model) : flags.model }) : null,
         force: Boolean(flags.force),
       };
       const result = await ctx.withRuntime("bridge", (rt) => callOp(rt, exportTask, payload, { onProgress: (e) => ctx.display.update(e), signal: ctx.signal }));

@@ -185,6 +185,7 @@ class BarsDisplay implements ProgressDisplay {
 /** Not a terminal: a line per bar at most every few seconds (and when it completes), never redraws. */
 class PlainDisplay implements ProgressDisplay {
   private readonly last = new Map<string, number>();
+  private ended = -1;
   constructor(private readonly stream: NodeJS.WriteStream) {}
 
   update(event: ProgressEvent, job?: JobRef): void {
@@ -205,6 +206,10 @@ class PlainDisplay implements ProgressDisplay {
   }
 
   run(progress: RunProgress): void {
+    // Once at the start and after each job that ended: a log reads the run's pace without noise.
+    const ended = progress.done + progress.failed;
+    if (ended === this.ended) return;
+    this.ended = ended;
     this.stream.write(`[${runLine(progress)}]\n`);
   }
 

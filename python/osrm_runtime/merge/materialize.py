@@ -52,7 +52,7 @@ def base_spec(folder: str, manifest: dict, model: Optional[ModelSpec] = None) ->
     path = base["name_or_path"]
     if os.path.isabs(path) and not os.path.isdir(path):
         raise ValueError(f"the merge {folder} was made on base model {describe_base(path, base.get('digest'))}; "
-                         f"give the model's new place (`osrm export --model PATH`, or the merge's `model`)")
+                         f"give the model's new place (`osrm export --model PATH`; the op's `model` field)")
     fields = {k: base[k] for k in ("name_or_path", "family", "dtype", "revision") if base.get(k) is not None}
     return parse_piece(ModelSpec, fields, f"{folder}/merge.json base")
 
