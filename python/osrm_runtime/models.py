@@ -7,10 +7,16 @@ module names lives in exactly one place.
 
 from __future__ import annotations
 
+import contextlib
+import io
+import json
 import os
-from typing import Any
+import re
+from dataclasses import dataclass
+from typing import Any, Optional
 
 from .contract.payloads import ModelSpec
+from .errors import InputError, first_line, unreadable_safetensors, wrap
 
 # family -> block -> module name suffixes (as peft's target_modules matches them)
 BLOCK_MODULES: dict[str, dict[str, list[str]]] = {
@@ -80,14 +86,232 @@ def _quiet_transformers() -> None:
     hf_logging.disable_progress_bar()
 
 
-def load_config(spec: ModelSpec):
+def load_config(spec: ModelSpec, field: str = "model.name_or_path"):
+    """The model's transformers config, after the folder check (check_model)."""
+    files = check_model(spec, field)
+    return _read_config(files.path, spec.name_or_path, field, local=files.local, revision=hub_revision(spec))
+
+
+def _read_config(path: str, given: str, field: str, local: bool, revision: Optional[dict] = None):
     from transformers import AutoConfig
 
     try:
-        return AutoConfig.from_pretrained(spec.name_or_path, **hub_revision(spec))
+        return AutoConfig.from_pretrained(path, **(revision or {}))
+    except Exception as exc:  # noqa: BLE001 - any failure here is about what the user named
+        if local:
+            raise wrap(f"{field}: {os.path.join(path, CONFIG_FILE)} is not a transformers model config "
+                       f"({first_line(exc)}); save the model with save_pretrained, which writes it", exc) from None
+        raise _hub_failure(given, field, exc) from None
+
+
+def _hub_failure(name: str, field: str, exc: BaseException) -> InputError:
+    """A hub id that did not load, told by what went wrong (the library's text goes to the log)."""
+    where = os.path.abspath(name)
+    text = f"{type(exc).__name__}: {exc}".lower()
+    if "safetensors" in text:
+        return wrap(f"{field}: the hub model '{name}' has no safetensors weights; osrm loads weights as "
+                    f"safetensors only (a pickle can run code when it is loaded). Convert it outside osrm "
+                    f"(docs/runtime.md, 'Model folders') and give the converted folder", exc)
+    if any(word in text for word in ("connection", "offline", "timed out", "timeout", "max retries",
+                                     "localentrynotfound", "resolve host", "name resolution")):
+        reason = "the hub could not be reached (no network, or offline mode)"
+    elif any(word in text for word in ("not found", "404", "repository", "repo id", "does not exist")):
+        reason = "the hub has no model of that id"
+    else:
+        reason = f"loading it from the hub failed ({first_line(exc)})"
+    return wrap(f"{field}: '{name}' is not a local folder (there is nothing at {where}), and {reason}; give "
+                f"a model folder with {CONFIG_FILE} and {SAFETENSORS_FILE}, or a hub id that exists", exc)
+
+
+# ---------------------------------------------------------------------------------------------
+# The model folder check: every model osrm loads passes it first.
+
+CONFIG_FILE = "config.json"
+SAFETENSORS_FILE = "model.safetensors"
+SAFETENSORS_INDEX = "model.safetensors.index.json"
+# Weights saved as pickles: loading one can run any code its author put in it, so osrm never
+# opens them (not even with torch's weights_only, which blocks known payloads, not all of them).
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
+OTHER_FORMATS = (".h5", ".msgpack", ".gguf", ".onnx")
+FLOAT_DTYPES = frozenset({"F16", "BF16", "F32", "F64", "F8_E4M3", "F8_E5M2"})
+# A hub id as huggingface_hub accepts it: `name` or `namespace/name`.
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
+
+CONVERT_HINT = ("convert it outside osrm: `python -c \"from transformers import AutoModel; "
+                "AutoModel.from_pretrained('{path}').save_pretrained('{path}')\"` writes {safetensors} beside it "
+                "(use the class it was saved from, e.g. AutoModelForSequenceClassification, to keep a head)")
+
+
+@dataclass(frozen=True)
+class ModelFiles:
+    """What check_model found: the path to give transformers, whether it is a local folder, its
+    safetensors files, and warnings worth a log line (weights the file lacks)."""
+
+    path: str
+    local: bool
+    weights: tuple = ()
+    warnings: tuple = ()
+
+
+def is_local(name: str) -> bool:
+    """A path (it exists, or it cannot be a hub id: /x, ./x, ~/x, a/b/c) rather than a hub id."""
+    return os.path.exists(os.path.expanduser(name)) or not HUB_ID.match(name)
+
+
+def weight_files(path: str, field: str, what: str = "model folder") -> list[str]:
+    """The safetensors files of a model folder (one file, or the shards its index lists), checked
+    by name only: no file is opened before a folder of pickles is refused."""
+    if not os.path.exists(path):
+        raise InputError(f"{field}: the {what} {path} does not exist (a folder with {CONFIG_FILE} and "
+                         f"{SAFETENSORS_FILE} is expected)")
+    if not os.path.isdir(path):
+        hint = (f"; give the folder that holds it ({os.path.dirname(os.path.abspath(path))})"
+                if path.endswith(".safetensors") or os.path.basename(path) == CONFIG_FILE else "")
+        raise InputError(f"{field}: {path} is a file, not a {what} ({CONFIG_FILE} and {SAFETENSORS_FILE} "
+                         f"expected){hint}")
+    try:
+        names = sorted(os.listdir(path))
     except OSError as exc:
-        raise ValueError(f"model.name_or_path '{spec.name_or_path}' is neither a model folder nor a "
-                         f"reachable hub id: {exc}") from None
+        raise wrap(f"{field}: cannot read the {what} {path}: {exc.strerror.lower() if exc.strerror else exc}", exc) from None
+    shown = ", ".join(names[:12]) + (" ..." if len(names) > 12 else "") if names else "nothing"
+    if SAFETENSORS_INDEX in names:
+        index = os.path.join(path, SAFETENSORS_INDEX)
+        try:
+            with open(index, encoding="utf-8") as f:
+                weight_map = json.load(f)["weight_map"]
+            files = sorted(set(weight_map.values()))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise wrap(f"{field}: {index} is not a safetensors shard index (a JSON object with a "
+                       f"'weight_map' of tensor -> file): {first_line(exc)}", exc) from None
+        missing = [name for name in files if name not in names]
+        if missing:
+            raise InputError(f"{field}: {index} lists shard(s) {', '.join(missing)} that {path} does not "
+                             f"have; copy every shard the index names")
+    elif SAFETENSORS_FILE in names:
+        files = [SAFETENSORS_FILE]
+    else:
+        if "adapter_config.json" in names:
+            raise InputError(f"{field}: {path} is a PEFT adapter folder, not a model; give the base model it "
+                             f"was trained on as the model")
+        shards = [n for n in names if n.endswith(".safetensors")]
+        pickles = [n for n in names if n.endswith(PICKLE_SUFFIXES) or n.endswith(".bin.index.json")]
+        if shards:
+            raise InputError(f"{field}: the {what} {path} has {', '.join(shards[:4])} but neither "
+                             f"{SAFETENSORS_FILE} nor {SAFETENSORS_INDEX}, the names transformers reads "
+                             f"weights by; rename a single file to {SAFETENSORS_FILE}, or add the shard index")
+        if pickles:
+            raise InputError(f"{field}: the {what} {path} holds its weights as {', '.join(pickles[:4])} (a "
+                             f"pickle), not safetensors. osrm never loads pickles: loading one can run any code "
+                             f"put in it. If you trust where it came from, "
+                             + CONVERT_HINT.format(path=path, safetensors=SAFETENSORS_FILE))
+        others = [n for n in names if n.endswith(OTHER_FORMATS)]
+        if others:
+            raise InputError(f"{field}: the {what} {path} holds {', '.join(others[:4])}, a format osrm does "
+                             f"not read; it reads {SAFETENSORS_FILE} (PyTorch weights in safetensors)")
+        raise InputError(f"{field}: the {what} {path} has no model weights ({SAFETENSORS_FILE} expected; "
+                         f"it holds: {shown})")
+    if CONFIG_FILE not in names:
+        raise InputError(f"{field}: the {what} {path} has no {CONFIG_FILE} (transformers' save_pretrained "
+                         f"writes it beside the weights; it holds: {shown})")
+    return files
+
+
+_CHECKED: dict = {}
+
+
+def check_model(spec: ModelSpec, field: str = "model.name_or_path") -> ModelFiles:
+    """The one gate in front of every model load. A local folder must have config.json and
+    safetensors weights (pickles are refused unopened), and every safetensors header must parse,
+    hold floating-point weights and agree in shape with what config.json describes. A hub id is
+    checked by transformers, with safetensors required, when it is loaded.
+
+    The result is remembered per folder state (file names, sizes, mtimes), so the long-lived
+    bridge checks a folder once and again only after it changed."""
+    name = spec.name_or_path
+    if not is_local(name):
+        return ModelFiles(name, False)
+    path = os.path.expanduser(name)
+    files = weight_files(path, field)
+    stamp = (os.path.abspath(path), tuple(_stamp(os.path.join(path, f)) for f in [CONFIG_FILE, *files]))
+    known = _CHECKED.get(stamp)
+    if known is None:
+        warnings = check_weights(path, files, _read_config(path, name, field, local=True), field)
+        known = _CHECKED[stamp] = ModelFiles(path, True, tuple(files), tuple(warnings))
+    return known
+
+
+def _stamp(file: str) -> tuple:
+    st = os.stat(file)
+    return (file, st.st_size, st.st_mtime_ns)
+
+
+def expected_shapes(config) -> Optional[tuple[str, dict, set]]:
+    """(base_model_prefix, backbone tensor -> shape, backbone parameter names) of the sequence
+    classifier config.json describes, built on the meta device (no memory, no weights read);
+    None for an architecture transformers has no sequence classifier for."""
+    import torch
+    from transformers import AutoModelForSequenceClassification
+
+    try:
+        with torch.device("meta"), contextlib.redirect_stdout(io.StringIO()):
+            model = AutoModelForSequenceClassification.from_config(config)
+    except Exception:  # noqa: BLE001 - no skeleton: the load itself reports what is wrong
+        return None
+    prefix = model.base_model_prefix
+    backbone = getattr(model, prefix, model)
+    shapes = {n: tuple(t.shape) for n, t in backbone.state_dict().items()}
+    return prefix, shapes, {n for n, _ in backbone.named_parameters()}
+
+
+def check_weights(path: str, files: list[str], config, field: str) -> list[str]:
+    """Reads every safetensors header (never the data) and checks it against config.json:
+    the header parses and covers the file (a truncated file fails here), each backbone weight is
+    floating point and has the shape the config gives it, and the files hold this model's
+    weights at all. Returns warnings (backbone weights the files lack)."""
+    from safetensors import safe_open
+
+    found: dict[str, tuple[str, str, tuple]] = {}
+    for name in files:
+        file = os.path.join(path, name)
+        try:
+            with safe_open(file, framework="pt", device="cpu") as handle:
+                for key in handle.keys():
+                    part = handle.get_slice(key)
+                    found[key] = (file, part.get_dtype(), tuple(part.get_shape()))
+        except Exception as exc:  # noqa: BLE001 - SafetensorError has no importable base class
+            raise unreadable_safetensors(field, file, exc, "download or save the model again") from None
+    skeleton = expected_shapes(config)
+    if skeleton is None:
+        return []
+    prefix, shapes, params = skeleton
+    matched: set[str] = set()
+    for key, (file, dtype, shape) in found.items():
+        inner = key[len(prefix) + 1:] if key.startswith(prefix + ".") else key
+        if inner not in shapes:
+            continue
+        matched.add(inner)
+        if inner in params and dtype not in FLOAT_DTYPES:
+            raise InputError(f"{field}: tensor '{key}' in {file} is {dtype}; a floating-point weight is expected "
+                             f"(quantized checkpoints are not supported)")
+        if shape != shapes[inner]:
+            raise InputError(f"{field}: tensor '{key}' in {file} has shape {list(shape)}, but "
+                             f"{os.path.join(path, CONFIG_FILE)} describes {list(shapes[inner])} for it; the "
+                             f"weights and config.json are not of the same model")
+    if not matched:
+        sample = next(iter(found), "nothing")
+        raise InputError(f"{field}: none of the {len(found)} tensors in {', '.join(files)} is a weight of the "
+                         f"{config.model_type} model {os.path.join(path, CONFIG_FILE)} describes (the file has "
+                         f"e.g. '{sample}', the model expects e.g. '{prefix}.{next(iter(shapes))}')")
+    absent = sorted(params - matched)
+    if absent:
+        return [f"{path}: {len(absent)} of the backbone's {len(params)} weights are not in its safetensors "
+                f"(first: '{absent[0]}'); transformers initialises them at random"]
+    return []
+
+
+def model_warnings(spec: ModelSpec) -> list[str]:
+    """What check_model found worth telling the user (ops log it)."""
+    return list(check_model(spec).warnings)
 
 
 def family_of(spec: ModelSpec, config=None) -> str:
@@ -137,32 +361,49 @@ def adapted_module_names(model, family: str, blocks: list[str]) -> list[str]:
     return chosen
 
 
-def load_tokenizer(spec: ModelSpec):
+def load_tokenizer(spec: ModelSpec, field: str = "model.name_or_path"):
     from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(spec.name_or_path, **hub_revision(spec))
+    files = check_model(spec, field)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(files.path, **hub_revision(spec))
+    except Exception as exc:  # noqa: BLE001 - any failure here is about the folder the user named
+        if not files.local:
+            raise _hub_failure(spec.name_or_path, field, exc) from None
+        raise wrap(f"{field}: cannot load the tokenizer of {files.path} ({first_line(exc)}); the folder needs "
+                   f"the tokenizer's files (tokenizer.json, or its vocabulary files) as save_pretrained "
+                   f"writes them", exc) from None
     if tokenizer.pad_token is None:
         # Decoder backbones classify from the last non-pad token with pad = eos (the paper's setup).
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
 
 
-def load_classifier(spec: ModelSpec, num_labels: int, regression: bool = False):
-    """The pretrained backbone as a sequence classifier with a freshly initialised head."""
-    import contextlib
-    import io
+def from_pretrained(cls, spec: ModelSpec, field: str = "model.name_or_path", **kwargs):
+    """`cls.from_pretrained` on a checked folder (or hub id) with safetensors required: the one
+    place osrm builds a model from saved weights. Load failures are the user's folder's."""
+    files = check_model(spec, field)
+    _quiet_transformers()
+    try:
+        # transformers prints a load report (unexpected lm_head.*, missing classifier.*) that is
+        # expected when a head is added; keep it out of the user's output.
+        with contextlib.redirect_stdout(io.StringIO()):
+            return cls.from_pretrained(files.path, use_safetensors=True, **hub_revision(spec), **kwargs)
+    except (OSError, ValueError, KeyError) as exc:
+        if not files.local:
+            raise _hub_failure(spec.name_or_path, field, exc) from None
+        raise wrap(f"{field}: transformers cannot load the model in {files.path} ({first_line(exc)})", exc) from None
 
+
+def load_classifier(spec: ModelSpec, num_labels: int, regression: bool = False, field: str = "model.name_or_path"):
+    """The pretrained backbone as a sequence classifier with a freshly initialised head."""
     from transformers import AutoModelForSequenceClassification
 
-    config = load_config(spec)
-    _quiet_transformers()
-    kwargs: dict[str, Any] = {"num_labels": num_labels, "dtype": torch_dtype(spec), **hub_revision(spec)}
+    config = load_config(spec, field)
+    kwargs: dict[str, Any] = {"num_labels": num_labels, "dtype": torch_dtype(spec)}
     if regression:
         kwargs["problem_type"] = "regression"
-    # transformers prints a load report (unexpected lm_head.*, missing classifier.*) that is
-    # expected when a head is added; keep it out of the user's output.
-    with contextlib.redirect_stdout(io.StringIO()):
-        model = AutoModelForSequenceClassification.from_pretrained(spec.name_or_path, **kwargs)
+    model = from_pretrained(AutoModelForSequenceClassification, spec, field, **kwargs)
     if model.config.pad_token_id is None:
         tokenizer_pad = getattr(config, "eos_token_id", None)
         if isinstance(tokenizer_pad, list):
@@ -173,16 +414,10 @@ def load_classifier(spec: ModelSpec, num_labels: int, regression: bool = False):
 
 def load_encoder(spec: ModelSpec):
     """The pretrained backbone without a task head, for statistics of layer inputs."""
-    import contextlib
-    import io
-
     from transformers import AutoModel
 
-    _quiet_transformers()
-    family = family_of(spec)
-    with contextlib.redirect_stdout(io.StringIO()):
-        if family == "t5":
-            from transformers import T5EncoderModel
+    if family_of(spec) == "t5":
+        from transformers import T5EncoderModel
 
-            return T5EncoderModel.from_pretrained(spec.name_or_path, dtype=torch_dtype(spec), **hub_revision(spec))
-        return AutoModel.from_pretrained(spec.name_or_path, dtype=torch_dtype(spec), **hub_revision(spec))
+        return from_pretrained(T5EncoderModel, spec, dtype=torch_dtype(spec))
+    return from_pretrained(AutoModel, spec, dtype=torch_dtype(spec))

@@ -82,7 +82,8 @@ def finetune_task(model_dir: str, tasks_dir: str, entry: dict, epochs: int, lr: 
         config = AutoConfig.from_pretrained(model_dir, num_labels=num_labels)
         model = AutoModelForSequenceClassification.from_config(config)
     else:
-        model = AutoModelForSequenceClassification.from_pretrained(model_dir, num_labels=num_labels)
+        model = AutoModelForSequenceClassification.from_pretrained(model_dir, num_labels=num_labels,
+                                                                   use_safetensors=True)
     steps = epochs * ((len(enc_train) + batch_size - 1) // batch_size)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     warmup = max(1, int(0.06 * steps))

@@ -242,7 +242,7 @@ def pretrain(texts: list[str], cfg: PretrainConfig, out: str, log=print,
     if init_from:
         from transformers import RobertaForMaskedLM
 
-        model = RobertaForMaskedLM.from_pretrained(init_from, hidden_dropout_prob=0.0,
+        model = RobertaForMaskedLM.from_pretrained(init_from, use_safetensors=True, hidden_dropout_prob=0.0,
                                                    attention_probs_dropout_prob=0.0)
     else:
         model = build_model(cfg, tokenizer)

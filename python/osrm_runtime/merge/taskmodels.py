@@ -46,13 +46,11 @@ def individual_model(spec: ModelSpec, item, backbone):
     from .. import models
 
     if item.source.kind == "full":
-        import contextlib
-        import io
-
         from transformers import AutoModelForSequenceClassification
 
-        with contextlib.redirect_stdout(io.StringIO()):
-            model = AutoModelForSequenceClassification.from_pretrained(item.path, dtype=models.torch_dtype(spec))
+        # Through models.from_pretrained: the folder is checked and read as safetensors only.
+        model = models.from_pretrained(AutoModelForSequenceClassification, models.model_spec(item.path),
+                                       f"task '{item.name}' model", dtype=models.torch_dtype(spec))
     else:
         model = classifier_for(spec, item.source.info)
         deltas = {key: item.source.delta(key) for key in item.source.merge_keys()}

@@ -15,7 +15,7 @@ import os
 
 from ..adapters import AdapterFolder, lora_config, write_adapter
 from ..contract.payloads import TransformPayload
-from ..models import load_classifier
+from ..models import check_model, load_classifier
 from .weights import HEAD_MODULES, base_weights, head_state, num_labels_of_head
 
 
@@ -71,7 +71,9 @@ def transform(payload: TransformPayload, ctx) -> dict:
     else:
         if not os.path.isdir(full_path):
             raise ValueError(f"full_model: {full_path!r} is not a model folder")
-        tuned = load_classifier(dataclasses.replace(spec, name_or_path=full_path), num_labels=_config_labels(full_path))
+        tuned_spec = dataclasses.replace(spec, name_or_path=full_path)
+        check_model(tuned_spec, "full_model")  # before config.json is read for its label count
+        tuned = load_classifier(tuned_spec, num_labels=_config_labels(full_path), field="full_model")
         head = head_state(tuned)
         base = load_classifier(spec, num_labels=num_labels_of_head(head) or 2)
         w0 = base_weights(base, modules)
