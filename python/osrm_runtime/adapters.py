@@ -30,6 +30,9 @@ from typing import Any, Optional
 
 from .atomic import staged_folder
 from .digest import model_reference
+from .errors import InputError, unreadable_safetensors, wrap
+# Pickled weights (PEFT's old adapter_model.bin) are never opened, as for models.
+from .models import FLOAT_DTYPES, PICKLE_SUFFIXES
 
 PREFIX = "base_model.model."
 CONFIG_FILE = "adapter_config.json"
@@ -64,32 +67,75 @@ def _pattern_value(patterns: dict, module: str, default):
 
 
 class AdapterFolder:
-    """A PEFT LoRA adapter folder, its tensors read on demand."""
+    """A PEFT LoRA adapter folder, its tensors read on demand.
+
+    Opening one checks what a merge, a transform or an init would otherwise trip over later: the
+    folder and its files exist, the weights are safetensors (a pickled adapter_model.bin is
+    refused unopened), the JSON files parse, and every module's A (r x d_in) and B (d_out x r)
+    agree with each other and with the rank adapter_config.json gives it."""
 
     def __init__(self, path: str, field: str = "adapter"):
         from safetensors import safe_open
 
-        config_path, weights_path = os.path.join(path or "", CONFIG_FILE), os.path.join(path or "", WEIGHTS_FILE)
-        if not path or not os.path.isfile(config_path) or not os.path.isfile(weights_path):
-            raise ValueError(f"{field}: {path!r} is not a PEFT adapter folder ({CONFIG_FILE} and {WEIGHTS_FILE} "
-                             f"expected)")
         self.path = path
         self.field = field
-        with open(config_path, encoding="utf-8") as f:
-            self.config: dict = json.load(f)
+        names = _folder_entries(path, field)
+        if CONFIG_FILE not in names or WEIGHTS_FILE not in names:
+            pickles = [n for n in names if n.endswith(PICKLE_SUFFIXES)]
+            if CONFIG_FILE in names and pickles:
+                raise InputError(f"{field}: the adapter {path} holds its weights as {', '.join(pickles)} (a pickle), "
+                                 f"not {WEIGHTS_FILE}. osrm never loads pickles: loading one can run any code put in "
+                                 f"it. If you trust where it came from, convert it outside osrm: load it with PEFT "
+                                 f"(PeftModel.from_pretrained) and save it again with save_pretrained, which writes "
+                                 f"{WEIGHTS_FILE}")
+            missing = [n for n in (CONFIG_FILE, WEIGHTS_FILE) if n not in names]
+            looks = " (it looks like a model folder)" if "config.json" in names else ""
+            raise InputError(f"{field}: {path} is not a PEFT adapter folder: it has no {' and no '.join(missing)}"
+                             f"{looks}; it holds: {_listing(names)}")
+        config_path, weights_path = os.path.join(path, CONFIG_FILE), os.path.join(path, WEIGHTS_FILE)
+        self.config: dict = _read_json(config_path, field)
         if str(self.config.get("peft_type", "LORA")).upper() != "LORA":
-            raise ValueError(f"{field}: {path} is a {self.config.get('peft_type')} adapter, not LoRA")
-        self._file = safe_open(weights_path, framework="pt", device="cpu")
-        self.keys: list[str] = list(self._file.keys())
+            raise InputError(f"{field}: {path} is a {self.config.get('peft_type')} adapter, not LoRA")
+        try:
+            self._file = safe_open(weights_path, framework="pt", device="cpu")
+            self.keys: list[str] = list(self._file.keys())
+            self._shapes = {k: tuple(self._file.get_slice(k).get_shape()) for k in self.keys}
+            self._dtypes = {k: self._file.get_slice(k).get_dtype() for k in self.keys}
+        except Exception as exc:  # noqa: BLE001 - SafetensorError has no importable base class
+            raise unreadable_safetensors(field, weights_path, exc, "train or save the adapter again") from None
         self.modules: list[str] = sorted({k[len(PREFIX):-len(".lora_A.weight")] for k in self.keys
                                           if k.startswith(PREFIX) and k.endswith(".lora_A.weight")})
         if not self.modules:
-            raise ValueError(f"{field}: {path} holds no lora_A weights")
+            raise InputError(f"{field}: {weights_path} holds no LoRA weights (no '{PREFIX}<module>.lora_A.weight' "
+                             f"tensors; it has e.g. {self.keys[0] if self.keys else 'nothing'!r})")
+        self._check_factors(weights_path)
         task_path = os.path.join(path, TASK_FILE)
-        self.task_info: Optional[dict] = None
-        if os.path.isfile(task_path):
-            with open(task_path, encoding="utf-8") as f:
-                self.task_info = json.load(f)
+        self.task_info: Optional[dict] = _read_json(task_path, field) if os.path.isfile(task_path) else None
+
+    def _check_factors(self, weights_path: str) -> None:
+        """Each module's A and B exist, are floating-point matrices, and share the rank the
+        config declares (r, or its rank_pattern entry)."""
+        for module in self.modules:
+            key_a, key_b = lora_keys(module)
+            if key_b not in self._shapes:
+                raise InputError(f"{self.field}: {weights_path} has {key_a} but no {key_b}")
+            for key in (key_a, key_b):
+                if len(self._shapes[key]) != 2 or self._dtypes[key] not in FLOAT_DTYPES:
+                    raise InputError(f"{self.field}: tensor '{key}' in {weights_path} is {self._dtypes[key]} of shape "
+                                     f"{list(self._shapes[key])}; a floating-point matrix is expected")
+            (r_a, _), (_, r_b) = self._shapes[key_a], self._shapes[key_b]
+            if r_a != r_b:
+                raise InputError(f"{self.field}: module '{module}' in {weights_path} has lora_A of rank {r_a} "
+                                 f"(shape {list(self._shapes[key_a])}) but lora_B of rank {r_b} (shape "
+                                 f"{list(self._shapes[key_b])}); A is r x d_in and B is d_out x r")
+            declared = _pattern_value(self.config.get("rank_pattern"), module, self.config.get("r", r_a))
+            if int(declared) != r_a:
+                raise InputError(f"{self.field}: module '{module}' in {weights_path} has rank {r_a}, but "
+                                 f"{os.path.join(self.path, CONFIG_FILE)} declares r = {declared}; the weights and "
+                                 f"the config are of different adapters")
+
+    def shape(self, key: str) -> tuple:
+        return self._shapes[key]
 
     @property
     def base_model(self) -> Optional[str]:
@@ -99,7 +145,7 @@ class AdapterFolder:
         return self._file.get_tensor(key)
 
     def rank(self, module: str) -> int:
-        return int(self._file.get_slice(lora_keys(module)[0]).get_shape()[0])
+        return int(self._shapes[lora_keys(module)[0]][0])
 
     def scaling(self, module: str) -> float:
         """PEFT's s for this module: alpha / r, or alpha / sqrt(r) with rsLoRA; per-module alpha
@@ -148,6 +194,35 @@ def normalise_modes(folder: str) -> None:
             path = os.path.join(root, name)
             if not os.path.islink(path):
                 os.chmod(path, 0o644)
+
+
+def _folder_entries(path: str, field: str) -> list[str]:
+    if not path or not os.path.exists(path):
+        raise InputError(f"{field}: the adapter folder {path!r} does not exist (a PEFT folder with {CONFIG_FILE} and "
+                         f"{WEIGHTS_FILE} is expected)")
+    if not os.path.isdir(path):
+        raise InputError(f"{field}: {path} is a file, not a PEFT adapter folder ({CONFIG_FILE} and {WEIGHTS_FILE} "
+                         f"expected)")
+    try:
+        return sorted(os.listdir(path))
+    except OSError as exc:
+        raise wrap(f"{field}: cannot read the adapter folder {path}: {exc.strerror or exc}", exc) from None
+
+
+def _listing(names: list[str]) -> str:
+    return (", ".join(names[:12]) + (" ..." if len(names) > 12 else "")) if names else "nothing"
+
+
+def _read_json(path: str, field: str):
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except json.JSONDecodeError as exc:
+        raise wrap(f"{field}: {path} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})", exc) from None
+    except UnicodeDecodeError as exc:
+        raise wrap(f"{field}: {path} is not UTF-8 text (byte {exc.start}); save it again as UTF-8 JSON", exc) from None
+    except OSError as exc:
+        raise wrap(f"{field}: cannot read {path}: {exc.strerror or exc}", exc) from None
 
 
 def write_adapter(out: str, factors: dict, config, *, base_model: Optional[str] = None, head: Optional[dict] = None,

@@ -132,7 +132,7 @@ def test_transform_errors_name_the_field(setup, tmp_path):
     payload = {"model": {"name_or_path": setup["base"]}, "adapter": str(bad), "init": setup["init"][t], "out": str(tmp_path / "o")}
     with pytest.raises(ValueError, match=r"adapter: .* has shape 32x40 but the base model .* has 32x32"):
         call_op("transform", payload, _ctx())
-    with pytest.raises(ValueError, match="init: .* is not a PEFT adapter folder"):
+    with pytest.raises(ValueError, match="init: the adapter folder .*none. does not exist"):
         call_op("transform", {**payload, "adapter": setup["lora"][t], "init": str(tmp_path / "none")}, _ctx())
     with pytest.raises(ValueError, match="init: .* is not an OSRM init adapter"):
         call_op("transform", {**payload, "adapter": setup["lora"][t], "init": setup["lora"]["sst2"]}, _ctx())

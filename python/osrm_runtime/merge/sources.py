@@ -15,6 +15,8 @@ from typing import Optional
 
 from ..adapters import PREFIX as PEFT_PREFIX
 from ..adapters import TASK_FILE, AdapterFolder
+from ..errors import InputError, unreadable_safetensors
+from ..models import SAFETENSORS_FILE, SAFETENSORS_INDEX, weight_files
 
 
 @dataclass
@@ -80,20 +82,25 @@ class WeightFiles:
     def __init__(self, folder: str, what: str):
         from safetensors import safe_open
 
-        index = os.path.join(folder, "model.safetensors.index.json")
-        single = os.path.join(folder, "model.safetensors")
-        if os.path.isfile(index):
-            with open(index, encoding="utf-8") as f:
-                weight_map = json.load(f)["weight_map"]
-            files = sorted(set(weight_map.values()))
-        elif os.path.isfile(single):
-            files, weight_map = ["model.safetensors"], None
+        # The folder check every model load passes: safetensors only, pickles refused unopened.
+        files = weight_files(folder, what, what)
+        self._handles = {}
+        for name in files:
+            file = os.path.join(folder, name)
+            try:
+                self._handles[name] = safe_open(file, framework="pt", device="cpu")
+            except Exception as exc:  # noqa: BLE001 - SafetensorError has no importable base class
+                raise unreadable_safetensors(what, file, exc, "save the model again") from None
+        if len(files) == 1 and files[0] == SAFETENSORS_FILE:
+            self.weight_map = {k: SAFETENSORS_FILE for k in self._handles[SAFETENSORS_FILE].keys()}
         else:
-            raise ValueError(f"{what} {folder} has no model.safetensors (weights are read as safetensors only)")
-        self._handles = {name: safe_open(os.path.join(folder, name), framework="pt", device="cpu") for name in files}
-        if weight_map is None:
-            weight_map = {k: "model.safetensors" for k in self._handles["model.safetensors"].keys()}
-        self.weight_map = weight_map
+            with open(os.path.join(folder, SAFETENSORS_INDEX), encoding="utf-8") as f:
+                self.weight_map = json.load(f)["weight_map"]  # parsed once already by weight_files
+            for key, name in self.weight_map.items():
+                if key not in self._handles[name].keys():
+                    raise InputError(f"{what}: {os.path.join(folder, SAFETENSORS_INDEX)} places tensor '{key}' in "
+                                     f"{name}, which does not hold it; the shards and the index do not match")
+        self.shapes = {k: tuple(self._handles[n].get_slice(k).get_shape()) for k, n in self.weight_map.items()}
 
     def keys(self) -> list[str]:
         return list(self.weight_map)
@@ -117,6 +124,10 @@ class TensorIndex:
                 self.backbone_keys[key] = key  # a bare backbone saved without the prefix
             elif inner is None:
                 self.head_keys.append(key)
+        for inner, key in self.backbone_keys.items():
+            if self.files.shapes[key] != tuple(backbone.shapes[inner]):
+                raise InputError(f"{what} {folder}: tensor '{key}' has shape {list(self.files.shapes[key])}, the "
+                                 f"base model's has {list(backbone.shapes[inner])}; it is not a fine-tune of this base")
 
     def tensor(self, name: str):
         return self.files.get(self.backbone_keys[name])
@@ -159,6 +170,13 @@ class AdapterSource:
         b, a = self.factors(key)
         return b @ a
 
+    def factor_shapes(self, key: str) -> tuple[tuple, tuple]:
+        """(A's shape, B's shape) as saved, from the header: r x d_in and d_out x r."""
+        from ..adapters import lora_keys
+
+        key_a, key_b = lora_keys(self.modules[key])
+        return self.folder.shape(key_a), self.folder.shape(key_b)
+
     def merge_keys(self) -> list[str]:
         return list(self.modules)
 
@@ -170,7 +188,7 @@ class FullModelSource:
 
     def __init__(self, path: str, backbone: Backbone):
         if not os.path.isdir(path):
-            raise ValueError(f"{path} is not a folder (a PEFT adapter or a fine-tuned model folder expected)")
+            raise InputError(f"{path} is not a folder (a PEFT adapter or a fine-tuned model folder expected)")
         self.path = path
         self.index = TensorIndex(path, backbone, "fine-tuned model")
         self.floating = backbone.floating
@@ -191,7 +209,7 @@ class FullModelSource:
 
 def open_source(path: str, backbone: Backbone):
     if not os.path.exists(path):
-        raise ValueError(f"{path} does not exist (a PEFT adapter or a fine-tuned model folder expected)")
+        raise InputError(f"{path} does not exist (a PEFT adapter or a fine-tuned model folder expected)")
     if os.path.isfile(os.path.join(path, "adapter_config.json")):
         return AdapterSource(path, backbone)
     return FullModelSource(path, backbone)

@@ -11,6 +11,7 @@ import os
 from typing import Optional
 
 from ..digest import content_digest
+from ..errors import InputError
 from .inputs import MergeInput
 from .sources import Backbone
 
@@ -61,40 +62,49 @@ def check_inputs(inputs: list[MergeInput], base: str, backbone: Backbone, lora_o
     names = [i.name for i in inputs]
     duplicated = sorted({n for n in names if names.count(n) > 1})
     if duplicated:
-        raise ValueError(f"task {', '.join(map(repr, duplicated))} is given more than once")
+        raise InputError(f"task {', '.join(map(repr, duplicated))} is given more than once")
     kinds = {i.source.kind for i in inputs}
     if len(kinds) > 1:
         lora = [i.label for i in inputs if i.source.kind == "lora"]
         full = [i.label for i in inputs if i.source.kind == "full"]
-        raise ValueError(f"cannot merge LoRA adapters ({', '.join(lora)}) with full models ({', '.join(full)})")
+        raise InputError(f"cannot merge LoRA adapters ({', '.join(lora)}) with full models ({', '.join(full)})")
     if lora_only and kinds != {"lora"}:
-        raise ValueError(f"method '{method}' merges LoRA adapters only; {inputs[0].label} is a full model")
+        raise InputError(f"method '{method}' merges LoRA adapters only; {inputs[0].label} is a full model")
     for item in inputs:
         if not item.source.head_names:
-            raise ValueError(f"{item.label} has no classification head (a SEQ_CLS adapter keeps it in "
+            raise InputError(f"{item.label} has no classification head (a SEQ_CLS adapter keeps it in "
                              f"modules_to_save; heads are never merged, so every task needs its own)")
         # The digest osrm_task.json records describes the base adapter_config names only while the two
         # agree (an adapter_config edited to point elsewhere is compared by name).
         recorded = (item.source.info or {}).get("base_model") or {}
         digest = recorded.get("digest") if recorded.get("name_or_path") == item.source.base else None
         if item.source.base is not None and not same_base(item.source.base, digest, base):
-            raise ValueError(base_mismatch(f"adapter {item.label}", item.source.base, digest, base, "the merge's base"))
+            raise InputError(base_mismatch(f"adapter {item.label}", item.source.base, digest, base, "the merge's base"))
     reference = inputs[0]
     ref_keys = set(reference.source.merge_keys())
     for item in inputs:
         keys = set(item.source.merge_keys())
         for key in sorted(keys):
             if key not in backbone.shapes:
-                raise ValueError(f"{item.label} adapts module '{key}', which the base model does not have")
+                raise InputError(f"{item.label} adapts module '{key}', which the base model does not have")
+            if item.source.kind == "lora":
+                (r, d_in), (d_out, _) = item.source.factor_shapes(key)
+                # GPT-2's Conv1D stores its weight d_in x d_out; LoRA's factors are linear-layout.
+                shape = backbone.shapes[key]
+                expected = tuple(reversed(shape)) if key in backbone.conv1d else tuple(shape)
+                if (d_out, d_in) != expected:
+                    raise InputError(f"{item.label} module '{key}': its LoRA update B @ A is {d_out} x {d_in} "
+                                     f"(A {r} x {d_in}, B {d_out} x {r}), but the base model's weight is "
+                                     f"{expected[0]} x {expected[1]}; the adapter was trained on another base model")
         if item is reference:
             continue
         extra, missing = sorted(keys - ref_keys), sorted(ref_keys - keys)
         if extra or missing:
             detail = (f"adapts module '{extra[0]}' which {reference.label} does not" if extra
                       else f"does not adapt module '{missing[0]}' which {reference.label} does")
-            raise ValueError(f"{item.label} {detail}: every input must adapt the same modules")
+            raise InputError(f"{item.label} {detail}: every input must adapt the same modules")
         for key in sorted(keys):
             r, r0 = item.source.ranks.get(key), reference.source.ranks.get(key)
             if r != r0:
-                raise ValueError(f"{item.label} has rank {r} at module '{key}' but {reference.label} "
+                raise InputError(f"{item.label} has rank {r} at module '{key}' but {reference.label} "
                                  f"has rank {r0}: every adapter must have the same rank")

@@ -20,6 +20,7 @@ from typing import Any, Optional
 
 from ..atomic import write_file_atomic
 from ..digest import content_digest
+from ..errors import InputError, first_line, unreadable_safetensors, wrap
 
 FORMAT = 1
 META_KEY = "osrm_stats"
@@ -103,23 +104,49 @@ class Stats:
         return self.tensors[name]
 
 
-def read_meta(path: str) -> Optional[dict]:
+def read_meta(path: str, field: str = "stats") -> Optional[dict]:
+    """The file's osrm_stats metadata (the header only), or None when it has none."""
     from safetensors import safe_open
 
-    with safe_open(path, "pt") as f:
-        raw = (f.metadata() or {}).get(META_KEY)
-    return json.loads(raw) if raw else None
+    try:
+        with safe_open(path, "pt") as f:
+            raw = (f.metadata() or {}).get(META_KEY)
+    except Exception as exc:  # noqa: BLE001 - SafetensorError has no importable base class
+        raise unreadable_safetensors(field, path, exc, "delete it and collect the statistics again (osrm stats)") from None
+    try:
+        return json.loads(raw) if raw else None
+    except json.JSONDecodeError as exc:
+        raise wrap(f"{field}: the '{META_KEY}' metadata of {path} is not valid JSON ({exc.msg}); collect the "
+                   f"statistics again", exc) from None
 
 
 def load_stats(path: str, field: str = "stats") -> Stats:
+    """A statistics file, checked: osrm's metadata of this format, and per module a d x d second
+    moment (d = the module's input size the metadata records), before any eigen-solve uses it."""
     from safetensors.torch import load_file
 
     if not path or not os.path.isfile(path):
-        raise ValueError(f"{field}: statistics file {path!r} does not exist (run collect_stats / `osrm stats` first)")
-    try:
-        meta = read_meta(path)
-    except Exception as exc:  # noqa: BLE001 - any unreadable file is the same user error
-        raise ValueError(f"{field}: {path} is not a readable safetensors statistics file ({exc})") from None
+        raise InputError(f"{field}: statistics file {path!r} does not exist (run collect_stats / `osrm stats` first)")
+    meta = read_meta(path, field)
     if not meta or meta.get("format") != FORMAT:
-        raise ValueError(f"{field}: {path} is not an osrm statistics file (no '{META_KEY}' metadata of format {FORMAT})")
-    return Stats(path, meta, load_file(path))
+        raise InputError(f"{field}: {path} is not an osrm statistics file (no '{META_KEY}' metadata of format {FORMAT})")
+    try:
+        tensors = load_file(path)
+    except Exception as exc:  # noqa: BLE001 - a header that parses over data that does not
+        raise wrap(f"{field}: the tensors of {path} cannot be read (the file is truncated or corrupt); delete it "
+                   f"and collect the statistics again", exc) from None
+    try:
+        modules, shapes = dict(meta["modules"]), dict(meta["shapes"])
+        for module, key in modules.items():
+            d_in = int(shapes[module][1])
+            moment = tensors.get(f"{key}.second_moment")
+            if moment is None or tuple(moment.shape) != (d_in, d_in):
+                found = "missing" if moment is None else f"of shape {list(moment.shape)}"
+                raise InputError(f"{field}: {path}: '{key}.second_moment' is {found}, but module '{module}' takes "
+                                 f"{d_in} inputs ({d_in} x {d_in} expected); collect the statistics again")
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        if isinstance(exc, InputError):
+            raise
+        raise wrap(f"{field}: the '{META_KEY}' metadata of {path} lacks modules or shapes ({first_line(exc)}); "
+                   f"collect the statistics again", exc) from None
+    return Stats(path, meta, tensors)
