@@ -44,7 +44,7 @@ describe("experiment configs", () => {
   it("expands a GLUE name into its source, from glue_dir when given", () => {
     const dir = mkdtempSync(join(tmpdir(), "osrm-glue-"));
     const e = parseExperiment(`${BASE}glue_dir: ${dir}\n`);
-    expect(e.tasks[1]).toEqual({ name: "rte", source: { kind: "glue", task: "rte", dir }, max_train: 105000, max_eval: 15000, max_length: 128 });
+    expect(e.tasks[1]).toEqual({ name: "rte", source: { kind: "glue", task: "rte", dir }, max_train: 105000, max_eval: 15000, max_length: 128, invalid_labels: "error" });
   });
 
   it("names the file, key path, line, what was given and what is expected", () => {

@@ -82,7 +82,7 @@ describe("planner", () => {
     const p = plan(TINY, ["merge.methods=[{name: ties, search: {lambda: [0.5, 1.0]}}]"]);
     const first = (kind: JobKind): Job => of(p, kind).find((j) => j.kind !== "train" || j.coords.init === "osrm")!;
     const model = { name_or_path: "FacebookAI/roberta-large", revision: null, family: null, dtype: "auto" };
-    const task = (name: string) => ({ name, source: { kind: "glue", task: name, dir: null }, max_train: 105000, max_eval: 15000, max_length: 128 });
+    const task = (name: string) => ({ name, source: { kind: "glue", task: name, dir: null }, max_train: 105000, max_eval: 15000, max_length: 128, invalid_labels: "error" });
     const osrm = { variant: "covariance", samples: 100, pooling: "masked", weighting: "tokens", seed: 42 };
     const lora = { rank: 8, alpha: 16, dropout: 0, blocks: ["q", "v"], freeze: "none" };
     const stats = of(p, "stats");

@@ -78,21 +78,25 @@ def test_text_pairs_from_csv_tsv_and_jsonl_agree(tmp_path):
 def test_bad_rows_are_named(tmp_path):
     p = tmp_path / "d.tsv"
     p.write_text("s1\ts2\ty\nfine\talso fine\t1\nonly one field\n")
-    with pytest.raises(ValueError, match=r"row 2 has no value for 's2', 'y'"):
+    with pytest.raises(ValueError, match=r"d.tsv line 3: 1 field\(s\), but the header has 3 \(s1, s2, y\)"):
         load_examples(files(p, text=["s1", "s2"], label="y"), "train")
     p.write_text("s1\ts2\ty\nfine\talso fine\t1\nfine\t \t0\n")
-    with pytest.raises(ValueError, match="1 empty texts in its second text field \\(first at example 2\\)"):
+    with pytest.raises(ValueError, match="1 empty texts in its second text field 's2' \\(line 3\\)"):
         load_examples(files(p, text=["s1", "s2"], label="y"), "train")
     p.write_text("s1\ty\na\t0.5\nb\tnan\n")
-    with pytest.raises(ValueError, match="non-finite labels"):
+    with pytest.raises(ValueError, match="d.tsv has 1 row\\(s\\) with an empty or NaN label in column 'y' \\(line 3;"):
         load_examples(files(p, text=["s1"], label="y", regression=True), "train")
     p.write_text("s1\ty\na\t0.5\nb\thigh\n")
-    with pytest.raises(ValueError, match="'high' is not a number"):
+    with pytest.raises(ValueError, match="d.tsv line 3 \\(row 2\\): label 'high' is not a number"):
+        load_examples(files(p, text=["s1"], label="y", regression=True), "train")
+    p.write_text("s1\ty\na\t0.5\nb\tinf\n")
+    with pytest.raises(ValueError, match="line 3 \\(row 2\\): label 'inf' is not a finite number"):
         load_examples(files(p, text=["s1"], label="y", regression=True), "train")
 
 
 def test_eval_labels_must_be_in_the_train_label_set(tmp_path):
     (tmp_path / "train.csv").write_text("t,y\na,pos\nb,neg\n")
     (tmp_path / "eval.csv").write_text("t,y\nc,pos\nd,neutral\n")
-    with pytest.raises(ValueError, match=r"eval.csv row 2: label 'neutral' is not in the label set \['neg', 'pos'\]"):
+    with pytest.raises(ValueError, match=r"eval.csv line 3 \(row 2\): label 'neutral' is not in the label set \['neg', 'pos'\], "
+                                         r"the labels of the training file .*train.csv .*training never saw"):
         load_examples(files(tmp_path / "train.csv", tmp_path / "eval.csv", text=["t"], label="y"), "eval")

@@ -32,6 +32,7 @@ export interface TrainFlags extends ModelFlags {
   maxLength?: number;
   maxTrain?: number;
   maxEval?: number;
+  invalidLabels?: "error" | "drop";
   blocks: string[];
   rank?: number;
   alpha?: number;
@@ -57,7 +58,7 @@ export interface TrainFlags extends ModelFlags {
 }
 
 function taskPayload(flags: TrainFlags) {
-  const limits = given({ max_length: flags.maxLength, max_train: flags.maxTrain, max_eval: flags.maxEval });
+  const limits = given({ max_length: flags.maxLength, max_train: flags.maxTrain, max_eval: flags.maxEval, invalid_labels: flags.invalidLabels });
   let raw: unknown;
   if (flags.task) {
     if (flags.train || flags.eval) throw new UsageError("give either --task (GLUE) or --train/--eval files, not both");
@@ -131,6 +132,8 @@ function human(r: TrainResult): string {
   const lines = r.history.map((h) => `epoch ${String(h.epoch).padStart(3)}  loss ${h.loss.toFixed(4)}  ${fmt(h.metrics)}  ${h.samples_per_s.toFixed(0)} samples/s${h.epoch === r.best_epoch ? "  <- best" : ""}`);
   if (r.reused) lines.unshift("(already trained: reporting the finished run in this folder)");
   if (r.resumed_from_epoch !== null) lines.unshift(`(resumed after epoch ${r.resumed_from_epoch})`);
+  const { train: droppedTrain, eval: droppedEval } = r.dropped_rows;
+  if (droppedTrain + droppedEval > 0) lines.push(`dropped     ${droppedTrain} train and ${droppedEval} eval row(s) with an empty or NaN label`);
   lines.push(
     `best        epoch ${r.best_epoch}: score ${r.score.toFixed(4)}  (${fmt(r.metrics)})`,
     `baseline    majority class: ${r.majority_baseline.score.toFixed(4)}`,
@@ -158,6 +161,7 @@ export const registerTrain: CommandRegistrar = (program, context) => {
     .option("--max-length <n>", "tokens per example at most (default 128)", positiveInt("--max-length"))
     .option("--max-train <n>", "training examples at most, a seeded sample (default 105000)", positiveInt("--max-train"))
     .option("--max-eval <n>", "evaluation examples at most (default 15000)", positiveInt("--max-eval"))
+    .addOption(new Option("--invalid-labels <what>", "rows with an empty or NaN label: error (refuse the file) or drop (leave them out, counted)").choices(["error", "drop"]))
     .option("--blocks <blocks>", "adapted blocks, comma-separated: q, k, v, o, mlp", list, ["q", "v"])
     .option("--rank <r>", "LoRA rank r (default 8)", positiveInt("--rank"))
     .option("--alpha <alpha>", "LoRA alpha, scaling alpha / r (default 16)", number("--alpha"))

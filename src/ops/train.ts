@@ -57,6 +57,9 @@ export const train = defineOp({
     ),
     resumed_from_epoch: z.int().nullable(),
     reused: z.boolean(),
+    dropped_rows: z
+      .strictObject({ train: z.int().nonnegative(), eval: z.int().nonnegative() })
+      .describe("rows left out of each split for an empty or NaN label (task.invalid_labels: drop)"),
   }),
 });
 export type TrainResult = z.infer<typeof train.result>;

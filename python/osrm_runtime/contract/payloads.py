@@ -317,6 +317,7 @@ class TaskSpec:
     max_train: Optional[int]
     max_eval: Optional[int]
     max_length: int
+    invalid_labels: Literal["error", "drop"]  # rows with an empty or NaN label: refuse the file (error) or leave them out, counted (drop)
 
 
 @dataclass(frozen=True)

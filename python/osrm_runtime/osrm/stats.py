@@ -76,14 +76,14 @@ def collect_stats(payload: CollectStatsPayload, ctx) -> dict:
         # The release samples from the whole training split (the training cap does not apply)...
         examples = load_examples(task, "train", capped=False)
         order = release_sample(len(examples), osrm.samples, osrm.seed)
-        warnings = _few_samples(task, len(examples), osrm.samples, ctx)
+        warnings = _dropped(task, examples, ctx) + _few_samples(task, len(examples), osrm.samples, ctx)
         if len(order) < 2:
             raise ValueError(f"task '{task.name}': osrm.variant release divides by the number of samples minus one "
                              f"and needs at least 2 training examples, got {len(order)}")
         examples = examples.subset(order)
     else:
         examples = load_examples(task, "train", seed=osrm.seed)
-        warnings = _few_samples(task, len(examples), osrm.samples, ctx)
+        warnings = _dropped(task, examples, ctx) + _few_samples(task, len(examples), osrm.samples, ctx)
         examples = examples.sample(osrm.samples, osrm.seed)
 
     tokenizer = load_tokenizer(spec)
@@ -117,6 +117,16 @@ def collect_stats(payload: CollectStatsPayload, ctx) -> dict:
     path = path_for(pooling)
     save_stats(path, moments, meta)
     return _result(path, meta, cached=False)
+
+
+def _dropped(task: TaskSpec, examples, ctx) -> list[str]:
+    """Rows left out for an empty or NaN label (task.invalid_labels: drop), told once."""
+    if not examples.dropped:
+        return []
+    warning = (f"task '{task.name}': dropped {examples.dropped} training row(s) with an empty or NaN label, "
+               f"as task.invalid_labels is 'drop'")
+    ctx.log(warning)
+    return [warning]
 
 
 def _few_samples(task: TaskSpec, available: int, wanted: int, ctx) -> list[str]:

@@ -63,6 +63,20 @@ def load_task_data(spec: TaskSpec, tokenizer, model_config, seed: int) -> TaskDa
     return data
 
 
+def dropped_rows(data: TaskData) -> dict:
+    """Rows each split left out for an empty or NaN label (task.invalid_labels: drop)."""
+    return {"train": data.train.dropped, "eval": data.eval.dropped}
+
+
+def report_dropped(spec: TaskSpec, data: TaskData, log) -> None:
+    """One log line per split that dropped rows, with the count and the first lines."""
+    for split, examples in (("train", data.train), ("eval", data.eval)):
+        if examples.dropped:
+            lines = ", ".join(map(str, examples.dropped_lines[:5])) + (" ..." if examples.dropped > 5 else "")
+            log(f"task '{spec.name}': dropped {examples.dropped} {split} row(s) with an empty or NaN label "
+                f"(line {lines}), as task.invalid_labels is 'drop'")
+
+
 def majority_baseline(data: TaskData) -> dict:
     """The score of always predicting the most frequent train label (the train mean for
     regression) on the eval split: the number a trained model has to beat."""

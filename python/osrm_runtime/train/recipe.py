@@ -31,11 +31,11 @@ from ..context import Context
 from ..data.batches import Encoded, batch_order, collate
 from ..evaluate import predict_logits
 from ..metrics import predictions_from_logits, score
-from ..models import family_of, load_classifier, load_config, load_tokenizer
+from ..models import family_of, load_classifier, load_config, load_tokenizer, model_warnings
 from . import checkpoint, distributed
 from ..contract.payloads import TrainingSetting, TrainPayload
 from .config import TrainConfig, from_payload
-from .inputs import TaskData, load_task_data, majority_baseline
+from .inputs import TaskData, dropped_rows, load_task_data, majority_baseline, report_dropped
 from .lora import build_lora_model, trainable_parameters
 
 
@@ -190,6 +190,9 @@ class Run:
         model_config = load_config(cfg.model)
         family = family_of(cfg.model, model_config)
         data = load_task_data(cfg.task, tokenizer, model_config, cfg.training.seed)
+        for warning in model_warnings(cfg.model):
+            self.ctx.log(warning)
+        report_dropped(cfg.task, data, self.ctx.log)
         self.tokenizer, self.data = tokenizer, data
         self.device = distributed.device_for(self.dist)
         self.amp = autocast_dtype(cfg.training, self.device)
@@ -377,7 +380,8 @@ class Run:
         result, logits = self._evaluate(data.eval, data.eval_encoded)
         metrics = {"best": best, "history": history, "majority_baseline": baseline,
                    "task": self.config.task.name, "metric": data.metric,
-                   "train_examples": len(data.train), "eval_examples": len(data.eval)}
+                   "train_examples": len(data.train), "eval_examples": len(data.eval),
+                   "dropped_rows": dropped_rows(data)}
         if data.eval_mismatched is not None:
             metrics["eval_mismatched"] = self._evaluate(data.eval_mismatched, data.eval_mismatched_encoded)[0]
         from peft import get_peft_model_state_dict
@@ -424,7 +428,9 @@ class Run:
         return {"adapter": self.out, "metrics_file": os.path.join(self.out, "metrics.json"),
                 "best_epoch": best["epoch"], "score": best["score"], "metrics": best["metrics"],
                 "majority_baseline": metrics["majority_baseline"], "history": metrics["history"],
-                "resumed_from_epoch": resumed_from, "reused": reused}
+                "resumed_from_epoch": resumed_from, "reused": reused,
+                # metrics.json of runs finished before rows could be dropped has no count: none were
+                "dropped_rows": metrics.get("dropped_rows", {"train": 0, "eval": 0})}
 
 
 def _label_names(task_info: dict) -> dict:

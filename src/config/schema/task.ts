@@ -54,6 +54,15 @@ export const Task = z.strictObject({
   /** Evaluation examples used at most (the paper caps at 15,000); null = all. */
   max_eval: z.int().positive().nullable().default(15000),
   max_length: z.int().positive().default(128),
+  /**
+   * Rows whose classification (or regression) label is missing — empty, NaN, NA, null — in the
+   * task's files: "error" refuses the file and names the lines; "drop" leaves those rows out and
+   * reports how many (the train op's result and metrics.json, and a log line). Never a class.
+   */
+  invalid_labels: z
+    .enum(["error", "drop"])
+    .default("error")
+    .describe("rows with an empty or NaN label: refuse the file (error) or leave them out, counted (drop)"),
 }).meta({ id: "TaskSpec" });
 export type Task = z.infer<typeof Task>;
 
