@@ -11,16 +11,24 @@ import shutil
 import tempfile
 from typing import Any, Callable, Iterator
 
+from .errors import output_error
+
 
 def write_file_atomic(path: str, write: Callable[[str], Any]) -> None:
     """`write(tmp_path)` writes the file (safetensors' save_file, say); it then replaces `path`."""
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     tmp = f"{path}.tmp-{os.getpid()}"
     try:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         write(tmp)
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except Exception as exc:
+        # A full disk fails a write() (or safetensors' save) with no file named: name `path`.
+        named = output_error(exc, path)
+        if named is exc:
+            raise
+        raise named from exc
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
@@ -46,8 +54,11 @@ def staged_folder(out: str) -> Iterator[str]:
     when it raises). A new `out` appears in one rename; into an existing `out` the staged entries
     are moved one by one, replacing theirs and leaving its other files alone."""
     parent = os.path.dirname(os.path.abspath(out))
-    os.makedirs(parent, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=f".{os.path.basename(out)}.tmp-", dir=parent)
+    try:
+        os.makedirs(parent, exist_ok=True)
+        staging = tempfile.mkdtemp(prefix=f".{os.path.basename(out)}.tmp-", dir=parent)
+    except Exception as exc:
+        raise output_error(exc, out) from exc
     try:
         os.chmod(staging, 0o755)  # mkdtemp makes it private; what osrm writes is meant to be shared
         yield staging
@@ -59,5 +70,12 @@ def staged_folder(out: str) -> Iterator[str]:
                 if os.path.isdir(target) and not os.path.islink(target):
                     shutil.rmtree(target)
                 os.replace(os.path.join(staging, name), target)
+    except Exception as exc:
+        # What fills the folder (save_pretrained, safetensors) may fail on a full disk without
+        # naming a file: the message names the folder being written.
+        named = output_error(exc, out)
+        if named is exc:
+            raise
+        raise named from exc
     finally:
         shutil.rmtree(staging, ignore_errors=True)

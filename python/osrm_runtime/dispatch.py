@@ -36,7 +36,7 @@ def dispatch(op: str, payload_json: str, sink: Optional[ProgressSink] = None) ->
     except BaseException as exc:  # noqa: BLE001 - the envelope must carry every failure
         if isinstance(exc, (SystemExit,)) and exc.code in (0, None):
             return json.dumps({"ok": True, "value": None})
-        return json.dumps({
+        envelope = {
             "ok": False,
             "type": type(exc).__name__,
             "module": type(exc).__module__,
@@ -44,4 +44,35 @@ def dispatch(op: str, payload_json: str, sink: Optional[ProgressSink] = None) ->
             # A ValueError is bad input (a payload field, a file, a shape): the user's to fix.
             "bad_input": isinstance(exc, ValueError),
             "traceback": traceback.format_exc(),
-        })
+        }
+        # The library's own text behind an input error: for the job log, not the user's screen.
+        if getattr(exc, "detail", None):
+            envelope["detail"] = str(exc.detail)
+        storage = _storage_failure(exc)
+        if storage is not None:
+            envelope.update(storage)
+        return json.dumps(envelope)
+
+
+def _storage_failure(exc: BaseException) -> Optional[dict]:
+    """A write that failed because the place is unusable (disk full, read-only, permission
+    denied), as a message naming the path and what to do; `os_error` lets the runner stop
+    starting jobs that would fail the same way. A path the user chose that cannot be written to
+    (read-only, no permission) is bad input (exit 2); a full disk is not (exit 1)."""
+    import errno as errnos
+
+    from .errors import STORAGE_ERRNOS, os_error_code
+
+    code = os_error_code(exc)
+    if code not in STORAGE_ERRNOS:
+        return None
+    path = getattr(exc, "filename", None)
+    what = STORAGE_ERRNOS[code]
+    todo = ("free space there or choose another output folder" if code in (errnos.ENOSPC, errnos.EDQUOT)
+            else "choose an output folder you can write to, or change its permissions")
+    name = errnos.errorcode.get(code, str(code))
+    return {
+        "message": f"{path or 'writing the output'}: {what} ({name}); {todo}",
+        "bad_input": code not in (errnos.ENOSPC, errnos.EDQUOT),
+        "os_error": {"code": name, "path": path},
+    }

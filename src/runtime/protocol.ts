@@ -24,6 +24,10 @@ export const ResultEnvelope = z.discriminatedUnion("ok", [
     /** A ValueError in Python: bad input the user can fix (a payload field, a file, a shape). */
     bad_input: z.boolean().optional(),
     traceback: z.string(),
+    /** The library's own text behind an input error, for the job log (python/osrm_runtime/errors.py). */
+    detail: z.string().optional(),
+    /** A write the OS refused (disk full, read-only, permission denied): errno name and path. */
+    os_error: z.object({ code: z.string(), path: z.string().nullable() }).optional(),
   }),
 ]);
 export type ResultEnvelope = z.infer<typeof ResultEnvelope>;

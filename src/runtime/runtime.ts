@@ -40,7 +40,10 @@ export function unwrapEnvelope<T>(op: string, text: string): T {
   const envelope = ResultEnvelope.parse(JSON.parse(text));
   if (envelope.ok) return envelope.value as T;
   const ErrorClass = envelope.type === "OpNotAvailable" ? OpNotAvailableError : PythonError;
-  throw new ErrorClass(op, envelope.type, envelope.message, envelope.traceback, envelope.module, envelope.bad_input ?? envelope.type === "ValueError");
+  throw new ErrorClass(op, envelope.type, envelope.message, envelope.traceback, envelope.module, envelope.bad_input ?? envelope.type === "ValueError", {
+    detail: envelope.detail,
+    osError: envelope.os_error,
+  });
 }
 
 export function parseProgressLine(line: string): ProgressEvent | undefined {

@@ -22,6 +22,7 @@ from typing import Any, Optional
 
 from .. import atomic
 from ..atomic import staged_folder
+from ..errors import output_error
 
 SEP = "::"
 
@@ -34,10 +35,16 @@ def write_json_atomic(path: str, value: Any) -> None:
 def save_tensors(path: str, tensors: dict, metadata: Optional[dict] = None) -> None:
     from safetensors.torch import save_file
 
-    # safetensors refuses views and shared storage; checkpoints are small, so copy.
-    save_file({k: v.detach().contiguous().cpu().clone() for k, v in tensors.items()}, path, metadata=metadata)
-    with open(path, "rb") as f:
-        os.fsync(f.fileno())
+    try:
+        # safetensors refuses views and shared storage; checkpoints are small, so copy.
+        save_file({k: v.detach().contiguous().cpu().clone() for k, v in tensors.items()}, path, metadata=metadata)
+        with open(path, "rb") as f:
+            os.fsync(f.fileno())
+    except Exception as exc:
+        named = output_error(exc, path)  # a full disk: safetensors' error names no file
+        if named is exc:
+            raise
+        raise named from exc
 
 
 # ---------------------------------------------------------------------------------------------
