@@ -8,7 +8,8 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { commands } from "./commands/index.ts";
 import { createContext, type CommandContext } from "./commands/context.ts";
-import { OsrmError } from "./errors.ts";
+import { asStorageError, OsrmError } from "./errors.ts";
+import { PythonError } from "./runtime/errors.ts";
 import { packageRoot } from "./runtime/paths.ts";
 import { errorJson } from "./ui/errors.ts";
 
@@ -46,10 +47,17 @@ function report(error: unknown): number {
     if (code !== 0 && jsonOutput) process.stdout.write(errorJson(error) + "\n");
     return code;
   }
+  // A file-system refusal that no command named (disk full, read-only) still names its path.
+  error = asStorageError(error) ?? error;
   const message = error instanceof Error ? error.message : String(error);
   if (jsonOutput) process.stdout.write(errorJson(error) + "\n");
   else process.stderr.write(`osrm: ${message}\n`);
   if (process.env.OSRM_DEBUG && error instanceof Error && error.stack) process.stderr.write(error.stack + "\n");
+  // The library's own text and the Python traceback: for debugging, never on the plain screen.
+  if (process.env.OSRM_DEBUG && error instanceof PythonError) {
+    if (error.detail) process.stderr.write(`detail: ${error.detail}\n`);
+    if (error.traceback) process.stderr.write(error.traceback.trimEnd() + "\n");
+  }
   if (error instanceof OsrmError) return error.exitCode;
   return 1;
 }

@@ -25,7 +25,7 @@ export function describeOutcome(summary: RunSummary, plan: Plan): string {
     const waiting = summary.blocked.filter((b) => b.job.op === op).length;
     lines.push(`not available yet: the Python runtime has no '${op}' op (${waiting} job(s) need it). ${message}`);
   }
-  for (const { job, error } of summary.failed) lines.push(`failed: ${job.label} (${job.key}): ${error.message}`);
+  lines.push(...describeFailures(summary));
   const files = reportFiles(plan);
   if (files) lines.push(`tables: ${files.tables.md.replace(/\.md$/, "")}.{md,csv,tex}`, `report: ${files.report}`);
   return lines.join("\n");
@@ -39,6 +39,50 @@ export function reportFiles(plan: Plan): { table: string; tables: { md: string; 
   const folder = store.outDir(report.key);
   const tables = { md: join(folder, "table.md"), csv: join(folder, "table.csv"), tex: join(folder, "table.tex") };
   return { table: tables.md, tables, report: join(folder, "report.html") };
+}
+
+/**
+ * Each failure, with every job it kept from starting listed by name under it; jobs that several
+ * failures blocked are listed once, under all of them together.
+ */
+export function describeFailures(summary: RunSummary): string[] {
+  const lines: string[] = [];
+  const labelOf = new Map(summary.failed.map(({ job }) => [job.key, job.label]));
+  const groups = new Map<string, string[]>();
+  for (const { job, causes } of summary.blocked) {
+    if (causes.length === 0) continue; // an unavailable op, reported above
+    const group = [...causes].sort().join(" ");
+    groups.set(group, [...(groups.get(group) ?? []), job.label]);
+  }
+  const list = (labels: string[]) => `${labels.length}: ${labels.join(", ")}`;
+  for (const { job, error } of summary.failed) {
+    lines.push(`failed: ${job.label} (${job.key}): ${error.message}`);
+    if (summary.halted?.job.key === job.key) lines.push(`  no more jobs were started after it: every later job would hit the same`);
+    const alone = groups.get(job.key);
+    if (alone) lines.push(`  not started because of it (${list(alone)})`);
+  }
+  for (const [group, labels] of groups) {
+    const causes = group.split(" ");
+    if (causes.length < 2) continue;
+    lines.push(`not started because ${causes.map((key) => labelOf.get(key) ?? key).join(" and ")} failed (${list(labels)})`);
+  }
+  return lines;
+}
+
+/**
+ * A run with failed jobs. Exit code 2 when every failure is bad input the user can fix (a file,
+ * a folder, a row, an unwritable output folder they chose), 1 when any is not.
+ */
+export class RunFailedError extends OsrmError {
+  override readonly exitCode: number;
+  constructor(
+    readonly summary: RunSummary,
+    plan: Plan,
+  ) {
+    super(describeOutcome(summary, plan));
+    const codes = summary.failed.map(({ error }) => (error instanceof OsrmError ? error.exitCode : 1));
+    this.exitCode = codes.length > 0 && codes.every((code) => code === 2) ? 2 : 1;
+  }
 }
 
 export interface ExecuteOptions {
@@ -103,7 +147,7 @@ export async function executePlan(plan: Plan, ctx: CommandContext, options: Exec
     else process.stderr.write(`osrm: ${message}\n`);
     return null;
   }
-  if (summary.failed.length > 0 || summary.blocked.length > 0) throw new OsrmError(describeOutcome(summary, plan));
+  if (summary.failed.length > 0 || summary.blocked.length > 0) throw new RunFailedError(summary, plan);
   return summary;
 }
 

@@ -3,10 +3,14 @@
  *
  * Safe to interrupt and to run twice at once: each job runs under its own lock, a finished job
  * (done.json) is skipped and never rewritten, and the leftovers of an interrupted attempt are
- * cleared when the job runs again. A failed job stops only the jobs that depend on it; an op the
- * Python runtime does not provide yet stops every job of that op, reported once.
+ * cleared when the job runs again. A failed job stops only the jobs that depend on it (each
+ * blocked job records which failures kept it from starting); an op the Python runtime does not
+ * provide yet stops every job of that op, reported once. A failure every later job would hit too
+ * (the run folder's disk is full, read-only or not writable) stops the run from starting any more:
+ * the jobs running finish, the finished stay finished, the rest are reported as not started.
  */
-import { OpNotAvailableError } from "../runtime/errors.ts";
+import { asStorageError } from "../errors.ts";
+import { OpNotAvailableError, PythonError, storageFailure } from "../runtime/errors.ts";
 import type { ProgressEvent } from "../runtime/protocol.ts";
 import { JobStore } from "../store/job-store.ts";
 import type { ExecutionContext, JobExecutor } from "./executor.ts";
@@ -19,7 +23,7 @@ export type RunEvent =
   | { type: "done"; job: Job; seconds: number }
   | { type: "failed"; job: Job; error: Error }
   | { type: "waiting"; job: Job; owner: string }
-  | { type: "blocked"; job: Job; reason: string };
+  | { type: "blocked"; job: Job; reason: string; causes: string[] };
 
 export interface RunOptions {
   /** Jobs run side by side (default 1). */
@@ -38,8 +42,13 @@ export interface RunSummary {
   /** Keys this run executed to completion. */
   ran: string[];
   failed: { job: Job; error: Error }[];
-  /** Not run because an input failed or its op is not available. */
-  blocked: { job: Job; reason: string }[];
+  /**
+   * Not run because an input failed, the run stopped, or its op is not available; `causes` are
+   * the keys of the failed jobs that kept it from starting (empty for an unavailable op).
+   */
+  blocked: { job: Job; reason: string; causes: string[] }[];
+  /** The failure that stopped the run from starting more jobs (a full or read-only run folder). */
+  halted: { job: Job; error: Error } | null;
   /** Ops the Python runtime does not provide yet, with the message it gave. */
   unavailable: Map<string, string>;
   aborted: boolean;
@@ -71,27 +80,31 @@ export async function runPlan(plan: Plan, executor: JobExecutor, options: RunOpt
     blocked: [],
     unavailable: new Map(),
     aborted: false,
+    halted: null,
   };
+  const causesOf = new Map<string, string[]>();
   /** Jobs another process holds: not retried before this time. */
   const retryAt = new Map<string, number>();
   const freeSlots = Array.from({ length: slots }, (_, i) => i);
   const running = new Set<Promise<void>>();
 
-  const block = (job: Job, reason: string) => {
+  const block = (job: Job, reason: string, causes: string[] = []) => {
     state.set(job.key, "blocked");
-    summary.blocked.push({ job, reason });
-    emit({ type: "blocked", job, reason });
+    causesOf.set(job.key, causes);
+    summary.blocked.push({ job, reason, causes });
+    emit({ type: "blocked", job, reason, causes });
   };
 
   const attempt = async (job: Job, worker: number): Promise<void> => {
-    const lock = store.tryLock(job.key);
-    if (!lock) {
-      state.set(job.key, "pending");
-      retryAt.set(job.key, Date.now() + pollMs);
-      emit({ type: "waiting", job, owner: store.layout.lockFile(job.key) });
-      return;
-    }
+    let lock: ReturnType<JobStore["tryLock"]> = null;
     try {
+      lock = store.tryLock(job.key);
+      if (!lock) {
+        state.set(job.key, "pending");
+        retryAt.set(job.key, Date.now() + pollMs);
+        emit({ type: "waiting", job, owner: store.layout.lockFile(job.key) });
+        return;
+      }
       if (store.isDone(job.key)) {
         state.set(job.key, "done"); // finished by another process meanwhile
         return;
@@ -108,7 +121,12 @@ export async function runPlan(plan: Plan, executor: JobExecutor, options: RunOpt
         worker,
         logFile: store.layout.file(job.key, "log"),
         onProgress: (event) => {
-          store.log(job.key, JSON.stringify(event));
+          try {
+            store.log(job.key, JSON.stringify(event));
+          } catch {
+            // A progress line that cannot be logged (a full disk) must not throw into the op's
+            // callback: the op's own writes, or finishing the job, report the disk.
+          }
           options.onProgress?.(job, event);
         },
         signal,
@@ -119,11 +137,12 @@ export async function runPlan(plan: Plan, executor: JobExecutor, options: RunOpt
       summary.ran.push(job.key);
       emit({ type: "done", job, seconds: (Date.now() - started) / 1000 });
     } catch (error) {
-      const err = error instanceof Error ? error : new Error(String(error));
+      // A file-system refusal in TypeScript (store, report) arrives as a bare Node error: name it.
+      const err = asStorageError(error) ?? (error instanceof Error ? error : new Error(String(error)));
       try {
-        store.log(job.key, `failed: ${err.message}`);
+        store.log(job.key, failureLog(err));
       } catch {
-        // the folder may be gone; the failure is reported anyway
+        // the folder may be gone, or the disk full; the failure is reported anyway
       }
       state.set(job.key, "failed");
       if (signal.aborted) return;
@@ -133,9 +152,10 @@ export async function runPlan(plan: Plan, executor: JobExecutor, options: RunOpt
         return;
       }
       summary.failed.push({ job, error: err });
+      if (storageFailure(err) && !summary.halted) summary.halted = { job, error: err };
       emit({ type: "failed", job, error: err });
     } finally {
-      lock.release();
+      lock?.release();
     }
   };
 
@@ -156,7 +176,12 @@ export async function runPlan(plan: Plan, executor: JobExecutor, options: RunOpt
         if (state.get(job.key) !== "pending") continue;
         const inputs = job.inputs.map((key) => state.get(key));
         if (inputs.some((s) => s === "failed" || s === "blocked")) {
-          block(job, "an input job did not finish");
+          const causes = job.inputs.flatMap((key) => (state.get(key) === "failed" ? [key] : state.get(key) === "blocked" ? (causesOf.get(key) ?? []) : []));
+          block(job, "an input job did not finish", [...new Set(causes)]);
+          continue;
+        }
+        if (summary.halted) {
+          block(job, `the run stopped: ${summary.halted.error.message.split("\n")[0]}`, [summary.halted.job.key]);
           continue;
         }
         if (summary.unavailable.has(job.op)) {
@@ -178,6 +203,19 @@ export async function runPlan(plan: Plan, executor: JobExecutor, options: RunOpt
   }
   summary.aborted = signal.aborted;
   return summary;
+}
+
+/**
+ * What the job's log keeps of a failure: the message, and for a Python error the library's own
+ * text behind it and the traceback — what the screen leaves out.
+ */
+function failureLog(error: Error): string {
+  const lines = [`failed: ${error.message}`];
+  if (error instanceof PythonError) {
+    if (error.detail) lines.push(`detail: ${error.detail}`);
+    if (error.traceback) lines.push(`traceback (${error.pythonType}):`, error.traceback.trimEnd());
+  }
+  return lines.join("\n");
 }
 
 /** Scores to keep beside the job: the evaluation's result, and the op's own file for training. */

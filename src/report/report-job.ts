@@ -1,6 +1,7 @@
 /** The `report` job: the results table in every format, the robustness view, the figures and the report page. */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { writingTo } from "../errors.ts";
 import { ExecutorsByKind, type JobExecutor } from "../plan/executor.ts";
 import type { Plan } from "../plan/planner.ts";
 import { JobStore } from "../store/job-store.ts";
@@ -30,7 +31,8 @@ export function writeReport(plan: Plan, store: JobStore, outDir: string): { file
 /** The report kind's executor: the job's staging folder (its payload's `out`) gets the report. */
 export function reportExecutor(plan: Plan): JobExecutor {
   const store = new JobStore(plan.experiment.output);
-  return { execute: async (_job, context) => writeReport(plan, store, context.payload.out as string) };
+  // A refused write (disk full, read-only) names the report folder when Node names no file.
+  return { execute: async (_job, context) => writingTo(context.payload.out as string, () => writeReport(plan, store, context.payload.out as string)) };
 }
 
 /** An executor for every job of a plan: the report written here, every other kind by `python`. */

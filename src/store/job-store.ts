@@ -6,9 +6,13 @@
  * A run folder may be moved or copied: results hold the absolute paths the op returned (as
  * information), done.json records the run folder they were written under, and every result is
  * read re-rooted to where the run folder is now, so dependents find their inputs' files.
+ *
+ * A write the file system refuses (disk full, read-only) is a StorageError naming the path; it
+ * happens before done.json, so the job stays unfinished and every finished job stays as it was.
  */
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { writingTo } from "../errors.ts";
 import { writeFileAtomic } from "./atomic.ts";
 import { JobLock } from "./lock.ts";
 import { JOB_FILES, RunLayout } from "./layout.ts";
@@ -82,18 +86,21 @@ export class JobStore {
     if (this.isDone(key)) throw new JobAlreadyDoneError(key);
     const dir = this.layout.jobDir(key);
     const staging = this.layout.file(key, "staging");
-    if (options.keepStaging && existsSync(staging)) {
-      for (const name of readdirSync(dir)) if (name !== JOB_FILES.staging) rmSync(join(dir, name), { recursive: true, force: true });
-    } else {
-      rmSync(dir, { recursive: true, force: true });
-    }
-    mkdirSync(dir, { recursive: true });
+    writingTo(dir, () => {
+      if (options.keepStaging && existsSync(staging)) {
+        for (const name of readdirSync(dir)) if (name !== JOB_FILES.staging) rmSync(join(dir, name), { recursive: true, force: true });
+      } else {
+        rmSync(dir, { recursive: true, force: true });
+      }
+      mkdirSync(dir, { recursive: true });
+    });
     writeFileAtomic(this.layout.file(key, "job"), json(record));
     return staging;
   }
 
   log(key: string, line: string): void {
-    appendFileSync(this.layout.file(key, "log"), line.endsWith("\n") ? line : line + "\n");
+    const file = this.layout.file(key, "log");
+    writingTo(file, () => appendFileSync(file, line.endsWith("\n") ? line : line + "\n"));
   }
 
   /**
@@ -104,7 +111,7 @@ export class JobStore {
     if (this.isDone(key)) throw new JobAlreadyDoneError(key);
     const staging = this.layout.file(key, "staging");
     const out = this.layout.file(key, "out");
-    if (existsSync(staging)) renameSync(staging, out);
+    if (existsSync(staging)) writingTo(out, () => renameSync(staging, out));
     writeFileAtomic(this.layout.file(key, "result"), json(relocate(result, staging, out)));
     if (metrics !== undefined) writeFileAtomic(this.layout.file(key, "metrics"), json(relocate(metrics, staging, out)));
     const done: DoneRecord = { key, hash, finished_at: new Date().toISOString(), seconds: (Date.now() - startedAt) / 1000, root: this.layout.root };

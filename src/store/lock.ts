@@ -8,6 +8,7 @@
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeSync } from "node:fs";
 import { hostname } from "node:os";
 import { dirname } from "node:path";
+import { asStorageError, writingTo } from "../errors.ts";
 
 export interface LockOwner {
   pid: number;
@@ -54,19 +55,24 @@ export class JobLock {
 
   /** The lock, or null when a live process holds it. */
   static tryAcquire(path: string): JobLock | null {
-    mkdirSync(dirname(path), { recursive: true });
+    writingTo(path, () => mkdirSync(dirname(path), { recursive: true }));
     for (let attempt = 0; attempt < 2; attempt += 1) {
       try {
         const fd = openSync(path, "wx");
         try {
           const owner: LockOwner = { pid: process.pid, host: hostname(), since: new Date().toISOString() };
           writeSync(fd, JSON.stringify(owner));
+        } catch (error) {
+          // A full disk can create the file but not fill it: an empty lock would block this job
+          // for everyone until its grace time ends, so it goes.
+          rmSync(path, { force: true });
+          throw error;
         } finally {
           closeSync(fd);
         }
         return new JobLock(path);
       } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+        if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw asStorageError(error, path) ?? error;
         if (!isStale(path)) return null;
         rmSync(path, { force: true });
       }
