@@ -29,6 +29,7 @@ def run_op(op: str, payload: Any, sink: Optional[ProgressSink] = None) -> Any:
 
 
 def dispatch(op: str, payload_json: str, sink: Optional[ProgressSink] = None) -> str:
+    payload: Any = None
     try:
         payload = json.loads(payload_json) if payload_json else {}
         value = run_op(op, payload, sink)
@@ -48,13 +49,23 @@ def dispatch(op: str, payload_json: str, sink: Optional[ProgressSink] = None) ->
         # The library's own text behind an input error: for the job log, not the user's screen.
         if getattr(exc, "detail", None):
             envelope["detail"] = str(exc.detail)
-        storage = _storage_failure(exc)
+        storage = _storage_failure(exc, _output_of(payload))
         if storage is not None:
             envelope.update(storage)
         return json.dumps(envelope)
 
 
-def _storage_failure(exc: BaseException) -> Optional[dict]:
+def _output_of(payload: Any) -> Optional[str]:
+    """Where the op writes (its `out`, or a statistics `cache_dir`): the path to name when a
+    write failed without naming its file (a full disk fails write() and safetensors' save so)."""
+    if isinstance(payload, dict):
+        for key in ("out", "cache_dir"):
+            if isinstance(payload.get(key), str):
+                return payload[key]
+    return None
+
+
+def _storage_failure(exc: BaseException, output: Optional[str] = None) -> Optional[dict]:
     """A write that failed because the place is unusable (disk full, read-only, permission
     denied), as a message naming the path and what to do; `os_error` lets the runner stop
     starting jobs that would fail the same way. A path the user chose that cannot be written to
@@ -66,7 +77,7 @@ def _storage_failure(exc: BaseException) -> Optional[dict]:
     code = os_error_code(exc)
     if code not in STORAGE_ERRNOS:
         return None
-    path = getattr(exc, "filename", None)
+    path = getattr(exc, "filename", None) or output
     what = STORAGE_ERRNOS[code]
     todo = ("free space there or choose another output folder" if code in (errnos.ENOSPC, errnos.EDQUOT)
             else "choose an output folder you can write to, or change its permissions")

@@ -362,9 +362,9 @@ def adapted_module_names(model, family: str, blocks: list[str]) -> list[str]:
 
 
 def load_tokenizer(spec: ModelSpec, field: str = "model.name_or_path"):
+    files = check_model(spec, field)  # first: a bad folder is refused before transformers loads
     from transformers import AutoTokenizer
 
-    files = check_model(spec, field)
     try:
         tokenizer = AutoTokenizer.from_pretrained(files.path, **hub_revision(spec))
     except Exception as exc:  # noqa: BLE001 - any failure here is about the folder the user named
@@ -397,9 +397,9 @@ def from_pretrained(cls, spec: ModelSpec, field: str = "model.name_or_path", **k
 
 def load_classifier(spec: ModelSpec, num_labels: int, regression: bool = False, field: str = "model.name_or_path"):
     """The pretrained backbone as a sequence classifier with a freshly initialised head."""
+    config = load_config(spec, field)
     from transformers import AutoModelForSequenceClassification
 
-    config = load_config(spec, field)
     kwargs: dict[str, Any] = {"num_labels": num_labels, "dtype": torch_dtype(spec)}
     if regression:
         kwargs["problem_type"] = "regression"
