@@ -77,6 +77,27 @@ def test_no_code_path_can_unpickle():
     assert hits == []
 
 
+def test_every_model_from_pretrained_requires_safetensors():
+    """Every `X.from_pretrained(...)` of weights in the runtime passes use_safetensors=True
+    (configs and tokenizers hold no weights); models.from_pretrained is the one that does it."""
+    import ast
+
+    no_weights = ("AutoConfig", "AutoTokenizer", "RobertaTokenizerFast", "PreTrainedTokenizerFast")
+    missing = []
+    for folder, _, names in os.walk(os.path.join(REPO, "python/osrm_runtime")):
+        for name in (n for n in names if n.endswith(".py")):
+            path = os.path.join(folder, name)
+            for node in ast.walk(ast.parse(open(path, encoding="utf-8").read())):
+                if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                        and node.func.attr == "from_pretrained"):
+                    continue
+                owner = node.func.value.id if isinstance(node.func.value, ast.Name) else ""
+                safe = any(k.arg == "use_safetensors" and getattr(k.value, "value", None) is True for k in node.keywords)
+                if owner not in no_weights and owner != "models" and not safe:
+                    missing.append(f"{os.path.relpath(path, REPO)}:{node.lineno}")
+    assert missing == []
+
+
 def test_a_malicious_pickle_folder_is_refused_unopened(tiny_roberta, tmp_path, monkeypatch):
     import torch
 
