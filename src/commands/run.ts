@@ -42,8 +42,8 @@ export function reportFiles(plan: Plan): { table: string; tables: { md: string; 
 }
 
 /**
- * Each failure, with every job it kept from starting listed by name under it; jobs that several
- * failures blocked are listed once, under all of them together.
+ * Each failure, with every job it alone kept from starting listed by name under it; a job that
+ * several failures blocked (it needs all of them fixed) is listed once, under all of them together.
  */
 export function describeFailures(summary: RunSummary): string[] {
   const lines: string[] = [];
@@ -64,7 +64,9 @@ export function describeFailures(summary: RunSummary): string[] {
   for (const [group, labels] of groups) {
     const causes = group.split(" ");
     if (causes.length < 2) continue;
-    lines.push(`not started because ${causes.map((key) => labelOf.get(key) ?? key).join(" and ")} failed (${list(labels)})`);
+    const order = [...labelOf.keys()];
+    const names = causes.sort((a, b) => order.indexOf(a) - order.indexOf(b)).map((key) => labelOf.get(key) ?? key); // as they failed
+    lines.push(`not started because ${names.slice(0, -1).join(", ")} and ${names.at(-1)} failed (${list(labels)})`);
   }
   return lines;
 }

@@ -202,7 +202,30 @@ export async function runPlan(plan: Plan, executor: JobExecutor, options: RunOpt
     await new Promise((resolve) => setTimeout(resolve, Math.max(10, next - Date.now())));
   }
   summary.aborted = signal.aborted;
+  settleCauses(plan, summary, state);
   return summary;
+}
+
+/**
+ * Each blocked job's causes, once the run is over: every failed job upstream of it (a job
+ * downstream of two failures needs both fixed), or the failure that stopped the run. Computed at
+ * the end, over the whole graph, so it does not depend on which failure the scheduler saw first.
+ */
+function settleCauses(plan: Plan, summary: RunSummary, state: Map<string, State>): void {
+  const failed = new Set(summary.failed.map((f) => f.job.key));
+  const causes = new Map<string, Set<string>>();
+  // plan.jobs lists every job after its inputs
+  for (const job of plan.jobs) {
+    if (state.get(job.key) !== "blocked") continue;
+    const own = new Set<string>();
+    for (const input of job.inputs) {
+      if (failed.has(input)) own.add(input);
+      for (const cause of causes.get(input) ?? []) own.add(cause);
+    }
+    if (own.size === 0 && summary.halted && !summary.unavailable.has(job.op)) own.add(summary.halted.job.key);
+    causes.set(job.key, own);
+  }
+  for (const blocked of summary.blocked) blocked.causes = [...(causes.get(blocked.job.key) ?? [])];
 }
 
 /**
