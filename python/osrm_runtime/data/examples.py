@@ -194,9 +194,6 @@ class Table:
     rows: list[dict]
     lines: list[int]
 
-    def where(self, i: int) -> str:
-        return f"{self.path} line {self.lines[i]}"
-
 
 def _read_text(spec: TaskSpec, path: str) -> str:
     """The file as text, UTF-8 (a byte-order mark is allowed); a file in another encoding is
