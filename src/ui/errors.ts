@@ -9,13 +9,14 @@
  *   runtime      the Python process died during a call
  *   aborted      interrupted (Ctrl-C)
  *   python       an op failed in Python (not bad input)
+ *   storage      the file system refused a write (disk full, read-only, permission); path = the file, code = ENOSPC, ...
  *   failed       any other failure osrm reports (a job that failed, a file it could not write)
  *   internal     an unexpected error (a bug: rerun with OSRM_DEBUG=1 for the stack)
  * The exit codes are those of the plain output.
  */
 import { CommanderError } from "commander";
 import { ConfigError, formatKeyPath } from "../config/errors.ts";
-import { OsrmError, UsageError } from "../errors.ts";
+import { OsrmError, StorageError, UsageError } from "../errors.ts";
 import { PayloadError } from "../ops/op.ts";
 import { OpNotAvailableError, PythonError, RuntimeAbortedError, RuntimeDiedError, RuntimeSetupError } from "../runtime/errors.ts";
 
@@ -45,6 +46,10 @@ export function errorRecord(error: unknown): ErrorRecord {
     };
   }
   if (error instanceof OpNotAvailableError) return { kind: "unavailable", message };
+  if (error instanceof StorageError) return { kind: "storage", message, ...(error.path ? { path: error.path } : {}), code: error.code };
+  if (error instanceof PythonError && error.osError) {
+    return { kind: "storage", message, ...(error.osError.path ? { path: error.osError.path } : {}), code: error.osError.code };
+  }
   if (error instanceof PythonError) {
     if (!error.badInput) return { kind: "python", message, type: error.pythonType };
     const path = error.pythonType === "PayloadError" ? fieldOf(error.pythonMessage.startsWith(`${error.op}: `) ? error.pythonMessage : `${error.op}: ${error.pythonMessage}`) : undefined;
