@@ -171,8 +171,18 @@ def email_key(e: Email) -> str:
     return "email:" + e.body[:200].lower()
 
 
+_EMAILS: dict[str, list[Email]] = {}
+
+
 def spam_emails(node_modules: str) -> list[Email]:
+    """Every email, parsed once per process (the task builders and the corpus both read them)."""
     folder = data_dir(node_modules, "spam-assassin")
+    if folder not in _EMAILS:
+        _EMAILS[folder] = _read_emails(folder)
+    return list(_EMAILS[folder])
+
+
+def _read_emails(folder: str) -> list[Email]:
     out = []
     for group in sorted(os.listdir(folder)):
         sub = os.path.join(folder, group)

@@ -200,6 +200,7 @@ def pretrain(texts: list[str], cfg: PretrainConfig, out: str, log=print,
 
     torch.set_num_threads(cfg.threads)
     load_start = _loadavg()
+    commit = recipe_commit()  # at the start: the code that runs, not what the checkout has later
     random.seed(cfg.seed)
     torch.manual_seed(cfg.seed)
     os.makedirs(out, exist_ok=True)
@@ -357,7 +358,7 @@ def pretrain(texts: list[str], cfg: PretrainConfig, out: str, log=print,
               "total_wall_s": round(time.perf_counter() - t0, 1),
               "torch_threads": torch.get_num_threads(),
               "hardware": {**hardware_info(), "load_average_start": load_start, "load_average_end": _loadavg()},
-              "recipe_commit": recipe_commit()}
+              "recipe_commit": commit}
     record["stages"] = stages + [_stage_summary(record, init_from)]
     with open(os.path.join(out, "pretrain.json"), "w") as f:
         json.dump(record, f, indent=2)
