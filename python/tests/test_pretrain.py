@@ -88,6 +88,25 @@ def test_recipe_runs_and_loss_decreases(tmp_path):
     assert model.config.hidden_dropout_prob == 0.1  # pretrained without dropout, fine-tuned with it
 
 
+def test_card_is_written_from_the_files_and_can_be_rewritten(tmp_path):
+    texts = [TEXT[i:] + " " + TEXT[:i] for i in range(0, 400, 20)]  # 20 documents: one is held out
+    out = str(tmp_path / "card")
+    P.pretrain(texts, _tiny_cfg(steps=6, eval_every=3, log_every=3), out, log=lambda m: None)
+    with open(os.path.join(out, "pretrain.json")) as f:
+        rec = json.load(f)
+    assert rec["result"]["tokens"] == 6 * 8 * 32 and rec["result"]["wall_s"] > 0
+    assert rec["hardware"]["cores"] and rec["config"]["hidden_size"] == 32
+    assert "recipe_commit" in rec
+    P.measure_throughput(_tiny_cfg(), out, batch_sizes=(2,), steps=1, command="test")
+    P.write_model_card(out)
+    card = open(os.path.join(out, "README.md")).read()
+    assert "Final held-out MLM loss" in card and "| 6 |" in card  # the curve's last row
+    assert "bf16 autocast" in card
+    os.remove(os.path.join(out, "README.md"))
+    P.main(["--out", out, "--card-only"])
+    assert open(os.path.join(out, "README.md")).read() == card
+
+
 def test_recipe_is_deterministic(tmp_path):
     texts = [TEXT[i:] + " " + TEXT[:i] for i in range(0, 200, 20)]
     a = P.pretrain(texts, _tiny_cfg(steps=6, eval_every=6, log_every=3), str(tmp_path / "a"), log=lambda m: None)
@@ -123,6 +142,38 @@ def test_committed_model_loads_and_its_tokenizer_round_trips():
     with torch.no_grad():
         logits = model(**batch).logits
     assert logits.shape == (2, 2) and torch.isfinite(logits).all()
+
+
+def test_committed_model_records_how_it_was_made_and_learned_something():
+    with open(os.path.join(MODEL_DIR, "pretrain.json")) as f:
+        rec = json.load(f)
+    tokens = sum(s["tokens"] for s in rec["stages"])
+    assert tokens >= 40_000_000
+    assert rec["result"]["final_eval_loss"] <= 4.5  # the unigram level of this vocabulary is about 6
+    assert rec["recipe_commit"]["commit"] and rec["hardware"]["cpu"] and rec["result"]["wall_s"] > 0
+    assert rec["config"]["num_layers"] and rec["corpus"]["sources"]
+    # no demo eval passage occurs in the pretraining corpus
+    overlap = rec["corpus"]["demo_eval_texts_in_corpus"]
+    assert overlap and all(v["in_corpus"] == 0 for v in overlap.values()), overlap
+    with open(os.path.join(MODEL_DIR, "loss.csv")) as f:
+        rows = [r for r in __import__("csv").DictReader(f) if r["eval_loss"]]
+    assert float(rows[-1]["eval_loss"]) == rec["result"]["final_eval_loss"]
+    assert float(rows[0]["eval_loss"]) > float(rows[-1]["eval_loss"]) + 1.0
+    card = open(os.path.join(MODEL_DIR, "README.md"), encoding="utf-8").read()
+    assert str(rec["result"]["final_eval_loss"]) in card
+
+
+def test_committed_model_was_checked_against_random_init_on_every_demo_task():
+    from osrm_runtime.demo import tasks as demo_tasks
+
+    with open(os.path.join(MODEL_DIR, "demo_check.json")) as f:
+        chk = json.load(f)
+    assert chk["scored_on"] == "the eval split"
+    by_task = {t["task"]: t for t in chk["tasks"]}
+    assert set(by_task) == set(demo_tasks.BUILDERS)
+    for t in by_task.values():
+        assert {"base", "random", "baseline", "metric"} <= set(t)
+        assert "base_beats_random" in t
 
 
 def test_a_second_stage_continues_from_the_first(tmp_path):
