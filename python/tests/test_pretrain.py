@@ -22,7 +22,7 @@ TEXT = ("Call me Ishmael. Some years ago, never mind how long precisely, having 
 
 def _tiny_cfg(**kw):
     base = dict(vocab_size=300, hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64, seq_len=32,
-                long_seq_len=32, long_fraction=0.0, batch_size=8, steps=40, lr=3e-3, warmup_ratio=0.1,
+                long_seq_len=32, long_fraction=0.0, batch_size=8, steps=40, lr=3e-3, warmup_steps=4,
                 eval_every=20, log_every=5, threads=1, min_frequency=1, eval_windows=16)
     base.update(kw)
     return P.PretrainConfig(**base)
@@ -105,6 +105,26 @@ def test_card_is_written_from_the_files_and_can_be_rewritten(tmp_path):
     os.remove(os.path.join(out, "README.md"))
     P.main(["--out", out, "--card-only"])
     assert open(os.path.join(out, "README.md")).read() == card
+
+
+def test_schedule_warms_up_holds_and_decays_and_a_time_budget_ends_it_the_same_way():
+    plan = P.Schedule(warmup=10, total=100, decay_ratio=0.2, long_fraction=0.05)
+    assert plan.factor(0) == pytest.approx(0.1) and plan.factor(9) == 1.0 and plan.factor(79) == 1.0
+    assert plan.decay_from == 80 and plan.factor(90) == pytest.approx(0.5) and plan.long_from == 95
+    plan.end_at(40)
+    fixed = P.Schedule(warmup=10, total=plan.total, decay_ratio=0.2, long_fraction=0.05)
+    assert plan.total == 50 and plan.decay_from == 40 == fixed.decay_from
+    assert [plan.factor(s) for s in range(50)] == [fixed.factor(s) for s in range(50)]
+
+
+def test_a_time_budget_ends_the_run_with_a_full_decay(tmp_path):
+    texts = [TEXT[i:] + " " + TEXT[:i] for i in range(0, 400, 20)]
+    res = P.pretrain(texts, _tiny_cfg(steps=100000, max_minutes=0.05, log_every=5, eval_every=1000), str(tmp_path),
+                     log=lambda m: None)
+    with open(os.path.join(tmp_path, "pretrain.json")) as f:
+        sched = json.load(f)["schedule"]
+    assert sched["ended_by_time_budget"] and res.steps == sched["steps"] < 100000
+    assert res.history[-1]["lr"] == 0.0 and res.final_eval_loss is not None
 
 
 def test_recipe_is_deterministic(tmp_path):

@@ -50,13 +50,18 @@ class PretrainConfig:
     # 64 x 64 tokens: on the 2-core machine fp32 throughput is flat from 32 to 128 windows (about
     # 21k tokens/s) and falls at 256 (18k); the smaller batch gives more optimiser steps per token.
     batch_size: int = 64
+    # Schedule: linear warmup over warmup_steps, the peak lr, then linear decay to 0 over the last
+    # decay_ratio of the steps. With max_minutes the run may end sooner: when the time left is what
+    # the decay needs, the total is fixed there (pretrain.json records it; `--steps` = that total
+    # reruns the same schedule without a clock).
     steps: int = 11000
     lr: float = 1.5e-3
-    warmup_ratio: float = 0.04
+    warmup_steps: int = 400
+    decay_ratio: float = 0.2
     weight_decay: float = 0.01
     mask_prob: float = 0.15
     seed: int = 42
-    threads: int = 2
+    threads: int = 1
     eval_windows: int = 512
     log_every: int = 100
     eval_every: int = 500
@@ -183,12 +188,42 @@ class PretrainResult:
     history: list[dict] = field(default_factory=list)
 
 
-def _lr_lambda(warmup: int, total: int):
-    def f(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        return max(0.0, (total - step) / max(1, total - warmup))
-    return f
+class Schedule:
+    """Warmup, constant peak, linear decay to 0 over the last `decay_ratio` of the steps (and the
+    long windows in the last `long_fraction`). `end_at(step)` fixes a smaller total so that the
+    decay starts at `step`: the same schedule as a run planned with that total from the start."""
+
+    def __init__(self, warmup: int, total: int, decay_ratio: float, long_fraction: float):
+        self.warmup, self.decay_ratio, self.long_fraction = warmup, decay_ratio, long_fraction
+        self.total = total
+        self.shortened = False
+
+    @property
+    def decay_from(self) -> int:
+        return self.total - int(round(self.decay_ratio * self.total))
+
+    @property
+    def long_from(self) -> int:
+        return self.total - int(round(self.long_fraction * self.total))
+
+    def factor(self, step: int) -> float:
+        if step < self.warmup:
+            return (step + 1) / self.warmup
+        if step < self.decay_from:
+            return 1.0
+        return max(0.0, (self.total - step) / max(1, self.total - self.decay_from))
+
+    def total_if_decay_starts_at(self, step: int) -> int:
+        total = step
+        while total - int(round(self.decay_ratio * total)) < step:
+            total += 1
+        return total
+
+    def end_at(self, step: int) -> None:
+        if step >= self.decay_from:
+            return  # already decaying
+        self.total = self.total_if_decay_starts_at(step)
+        self.shortened = True
 
 
 def pretrain(texts: list[str], cfg: PretrainConfig, out: str, log=print,
@@ -260,11 +295,10 @@ def pretrain(texts: list[str], cfg: PretrainConfig, out: str, log=print,
     no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
                              {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=(0.9, 0.98), eps=1e-6)
-    warmup = max(1, int(cfg.warmup_ratio * cfg.steps))
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(warmup, cfg.steps))
+    plan = Schedule(max(1, min(cfg.warmup_steps, cfg.steps)), cfg.steps, cfg.decay_ratio, cfg.long_fraction)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, plan.factor)
     gen = torch.Generator().manual_seed(cfg.seed)
     val_gen_seed = val_seed + 1
-    long_from = cfg.steps - int(round(cfg.long_fraction * cfg.steps))
 
     def batches(L: int):
         data = windows[L]
@@ -297,8 +331,9 @@ def pretrain(texts: list[str], cfg: PretrainConfig, out: str, log=print,
     running, running_n = 0.0, 0
     last_loss = float("nan")
     step = 0
-    for step in range(cfg.steps):
-        L = cfg.long_seq_len if step >= long_from else cfg.seq_len
+    last_log = (0, 0.0)  # (step, elapsed) at the previous log line, for the time budget
+    while step < plan.total:
+        L = cfg.long_seq_len if step >= plan.long_from else cfg.seq_len
         batch = next(streams[L])
         inp, lab = mask_tokens(batch, cfg.mask_prob, mask_id, vocab, special_ids, gen)
         loss = mlm_loss(model, inp, lab)
@@ -310,23 +345,32 @@ def pretrain(texts: list[str], cfg: PretrainConfig, out: str, log=print,
         tokens += batch.numel()
         running += float(loss.detach())
         running_n += 1
-        done = step + 1
-        if done % cfg.log_every == 0 or done == cfg.steps:
+        step += 1
+        done = step
+        if done % cfg.log_every == 0 or done == plan.total:
             elapsed = time.perf_counter() - start
             last_loss = running / running_n
             row = {"step": done, "seq_len": L, "tokens": tokens, "wall_s": round(elapsed, 1),
                    "lr": sched.get_last_lr()[0], "train_loss": round(last_loss, 4), "eval_loss": None}
-            if done % cfg.eval_every == 0 or done == cfg.steps:
+            if done % cfg.eval_every == 0 or done == plan.total:
                 ev = eval_loss()
                 row["eval_loss"] = round(ev, 4) if ev is not None else None
             history.append(row)
             running, running_n = 0.0, 0
-            log(f"step {done}/{cfg.steps} L={L} loss {row['train_loss']:.3f}"
+            log(f"step {done}/{plan.total} L={L} lr {row['lr']:.2e} loss {row['train_loss']:.3f}"
                 + (f" eval {row['eval_loss']:.3f}" if row["eval_loss"] is not None else "")
                 + f" {tokens / elapsed:.0f} tok/s {elapsed:.0f}s")
-            if cfg.max_minutes is not None and elapsed > cfg.max_minutes * 60:
-                log(f"stopping at step {done}: the {cfg.max_minutes} min cap was reached")
-                break
+            if cfg.max_minutes is not None and not plan.shortened and done < plan.decay_from:
+                # seconds per step lately; long windows cost about twice a short one
+                per_step = (elapsed - last_log[1]) / max(1, done - last_log[0])
+                total = plan.total_if_decay_starts_at(done)
+                long_steps = int(round(cfg.long_fraction * total))
+                needed = per_step * (total - done + long_steps * (cfg.long_seq_len / cfg.seq_len - 1))
+                if elapsed + needed >= cfg.max_minutes * 60:
+                    plan.end_at(done)
+                    log(f"time budget ({cfg.max_minutes} min): the decay starts now; the run ends at "
+                        f"step {plan.total}")
+            last_log = (done, elapsed)
     wall = time.perf_counter() - start
     final_eval = history[-1]["eval_loss"] if history else None
     if history and final_eval is None:
@@ -351,7 +395,7 @@ def pretrain(texts: list[str], cfg: PretrainConfig, out: str, log=print,
                                           "eval_loss"])
         w.writeheader()
         w.writerows(rows)
-    result = PretrainResult(step + 1 if cfg.steps else 0, tokens, round(wall, 1),
+    result = PretrainResult(step, tokens, round(wall, 1),
                             round(tokens / wall, 1) if wall > 0 else 0.0,
                             history[-1]["train_loss"] if history else float("nan"), final_eval, history)
     record = {"config": asdict(cfg), "parameters": n_params, "vocab_size": len(tokenizer),
@@ -359,6 +403,9 @@ def pretrain(texts: list[str], cfg: PretrainConfig, out: str, log=print,
                          "validation_documents": n_val},
               "result": {k: v for k, v in asdict(result).items() if k != "history"},
               "total_wall_s": round(time.perf_counter() - t0, 1),
+              "schedule": {"planned_steps": cfg.steps, "steps": plan.total, "warmup_steps": plan.warmup,
+                           "decay_from": plan.decay_from, "long_from": plan.long_from,
+                           "ended_by_time_budget": plan.shortened},
               "torch_threads": torch.get_num_threads(),
               "hardware": {**hardware_info(), "load_average_start": load_start, "load_average_end": _loadavg()},
               "recipe_commit": commit}
@@ -416,7 +463,7 @@ def _stage_summary(rec: dict, init_from: Optional[str] = None) -> dict:
     return {"steps": r["steps"], "tokens": r["tokens"], "wall_s": r["wall_s"],
             "tokens_per_s": r["train_tokens_per_s"], "final_train_loss": r["final_train_loss"],
             "final_eval_loss": r["final_eval_loss"], "seed": c["seed"], "lr": c["lr"],
-            "batch_size": c["batch_size"], "warmup_ratio": c["warmup_ratio"], "init_from": init_from,
+            "batch_size": c["batch_size"], "warmup_steps": c.get("warmup_steps"), "init_from": init_from,
             "command": rec.get("corpus", {}).get("command")}
 
 
@@ -503,6 +550,13 @@ def write_model_card(out: str) -> None:
 Trivial baseline: the majority class's accuracy, or the R^2 of predicting the training mean (<= 0).
 {verdict} One training seed per cell: differences of a point or two are within noise.
 """
+    schedule = rec.get("schedule") or {}
+    rerun_flags, rerun_note = "", ""
+    if schedule.get("ended_by_time_budget"):
+        rerun_flags = f" --steps {schedule['steps']}"
+        rerun_note = (f"; this run had a {cfg['max_minutes']} min budget, planned {schedule['planned_steps']} steps "
+                      f"and fixed its total at {schedule['steps']}: `--steps {schedule['steps']}` gives the same "
+                      "schedule without a clock")
     text = f"""# osrm-tiny-roberta
 
 A tiny RoBERTa encoder (`RobertaForMaskedLM`), pretrained from scratch on a CPU by
@@ -546,7 +600,7 @@ Byte-level BPE trained on the corpus with `tokenizers` (vocabulary {rec['vocab_s
 | sequences | documents packed into {cfg['seq_len']}-token windows (no padding); last {cfg['long_fraction']:.0%} of the steps {cfg['long_seq_len']}-token windows |
 | batch | {cfg['batch_size']} windows |
 | optimiser | AdamW (0.9, 0.98), eps 1e-6, weight decay {cfg['weight_decay']}, grad clip 1.0 |
-| learning rate | peak {cfg['lr']}, linear warmup {cfg['warmup_ratio']:.0%} of the steps, then linear decay to 0 |
+| learning rate | peak {cfg['lr']}: linear warmup over {cfg['warmup_steps']} steps, constant, then linear decay to 0 over the last {cfg['decay_ratio']:.0%} of the steps (from step {(rec.get('schedule') or {}).get('decay_from', '?')}) |
 | precision | fp32 |
 | dropout | 0 while pretraining; {cfg['finetune_dropout']} in config.json for fine-tuning |
 | steps | {total_steps:,} ({total_tokens:,} tokens seen) |
@@ -574,11 +628,11 @@ model = AutoModelForSequenceClassification.from_pretrained("models/osrm-tiny-rob
 
 ## Reproduce
 
-One command reruns the recipe (every default of `PretrainConfig` is this run's setting) and writes
-this folder (the run recorded it as `{stages[-1].get('command') or ''}`):
+One command reruns the recipe (every default of `PretrainConfig` is this run's setting{rerun_note}) and
+writes this folder (the run recorded it as `{stages[-1].get('command') or ''}`):
 
 ```
-node bin/osrm.js python -- -m osrm_runtime.demo.pretrain --out models/osrm-tiny-roberta
+node bin/osrm.js python -- -m osrm_runtime.demo.pretrain --out models/osrm-tiny-roberta{rerun_flags}
 node bin/osrm.js python -- -m osrm_runtime.demo.check --out models/osrm-tiny-roberta/demo_check.json
 node bin/osrm.js python -- -m osrm_runtime.demo.pretrain --out models/osrm-tiny-roberta --card-only
 ```
