@@ -515,11 +515,9 @@ def write_model_card(out: str) -> None:
             tp = json.load(f)
         throughput = ("\nThroughput of one training step of this shape, measured by "
                       f"`{tp['command']}` (load average {tp.get('load_average')} while it ran):\n\n"
-                      "| batch (windows x tokens) | fp32 tokens/s | bf16 autocast tokens/s |\n|---|---|---|\n"
-                      + "\n".join(f"| {r['batch_size']} x {r['seq_len']} | {r['fp32']:.0f} | "
-                                  f"{r['bf16']:.0f} |" if r.get('bf16') is not None else
-                                  f"| {r['batch_size']} x {r['seq_len']} | {r['fp32']:.0f} | not run |"
-                                  for r in tp["rows"]) + f"\n\n{tp.get('conclusion', '')}\n")
+                      "| threads | batch (windows x tokens) | fp32 tokens/s | bf16 autocast tokens/s |\n|---|---|---|---|\n"
+                      + "\n".join(f"| {r.get('threads', '')} | {r['batch_size']} x {r['seq_len']} | {r['fp32']:.0f} | "
+                                  f"{r['bf16']:.0f} |" for r in tp["rows"]) + f"\n\n{tp.get('conclusion', '')}\n")
     check = ""
     check_path = os.path.join(out, "demo_check.json")
     if os.path.isfile(check_path):
@@ -650,50 +648,54 @@ this card from the files. Data order, masks and initialisation are seeded; with
 
 
 def measure_throughput(cfg: PretrainConfig, out: str, batch_sizes=(32, 64, 128, 256), steps: int = 8,
-                       command: str = "") -> dict:
+                       command: str = "", threads=(1, 2)) -> dict:
     """Tokens/s of one full training step (forward, masked-only LM head, backward, AdamW) of the
-    configured shape on random tokens, in fp32 and under bf16 autocast, per batch size. Written to
-    `<out>/throughput.json` (the model card shows it)."""
+    configured shape on random tokens, in fp32 and under bf16 autocast, per thread count and batch
+    size. Written to `<out>/throughput.json` (the model card shows it)."""
     import contextlib
 
     import torch
     import torch.nn.functional as F
     from transformers import RobertaConfig, RobertaForMaskedLM
 
-    torch.set_num_threads(cfg.threads)
     load = _loadavg()
     rows = []
-    for batch in batch_sizes:
-        row = {"batch_size": batch, "seq_len": cfg.seq_len}
-        for name, ctx in (("fp32", contextlib.nullcontext),
-                          ("bf16", lambda: torch.autocast("cpu", dtype=torch.bfloat16))):
-            torch.manual_seed(cfg.seed)
-            model = RobertaForMaskedLM(RobertaConfig(
-                vocab_size=cfg.vocab_size, hidden_size=cfg.hidden_size, num_hidden_layers=cfg.num_layers,
-                num_attention_heads=cfg.num_heads, intermediate_size=cfg.intermediate_size,
-                max_position_embeddings=cfg.long_seq_len + 2, type_vocab_size=1, hidden_dropout_prob=0.0,
-                attention_probs_dropout_prob=0.0, pad_token_id=1))
-            opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr)
-            ids = torch.randint(len(SPECIAL_TOKENS), cfg.vocab_size, (batch, cfg.seq_len))
-            labels = ids.masked_fill(torch.rand(ids.shape) >= cfg.mask_prob, -100)
-            for i in range(steps + 2):  # two warm-up steps
-                if i == 2:
-                    t0 = time.perf_counter()
-                with ctx():
-                    logits = masked_logits(model, ids, labels)
-                loss = F.cross_entropy(logits.float(), labels[labels != -100])
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-            row[name] = round(batch * cfg.seq_len * steps / (time.perf_counter() - t0), 1)
-        rows.append(row)
+    for n_threads in threads:
+        torch.set_num_threads(n_threads)
+        for batch in batch_sizes:
+            row = {"threads": n_threads, "batch_size": batch, "seq_len": cfg.seq_len}
+            for name, ctx in (("fp32", contextlib.nullcontext),
+                              ("bf16", lambda: torch.autocast("cpu", dtype=torch.bfloat16))):
+                torch.manual_seed(cfg.seed)
+                model = RobertaForMaskedLM(RobertaConfig(
+                    vocab_size=cfg.vocab_size, hidden_size=cfg.hidden_size, num_hidden_layers=cfg.num_layers,
+                    num_attention_heads=cfg.num_heads, intermediate_size=cfg.intermediate_size,
+                    max_position_embeddings=cfg.long_seq_len + 2, type_vocab_size=1, hidden_dropout_prob=0.0,
+                    attention_probs_dropout_prob=0.0, pad_token_id=1))
+                opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr)
+                ids = torch.randint(len(SPECIAL_TOKENS), cfg.vocab_size, (batch, cfg.seq_len))
+                labels = ids.masked_fill(torch.rand(ids.shape) >= cfg.mask_prob, -100)
+                for i in range(steps + 2):  # two warm-up steps
+                    if i == 2:
+                        t0 = time.perf_counter()
+                    with ctx():
+                        logits = masked_logits(model, ids, labels)
+                    loss = F.cross_entropy(logits.float(), labels[labels != -100])
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    opt.step()
+                row[name] = round(batch * cfg.seq_len * steps / (time.perf_counter() - t0), 1)
+            rows.append(row)
+    torch.set_num_threads(cfg.threads)
     best = max(rows, key=lambda r: r["fp32"])
     faster = [r for r in rows if r["bf16"] > r["fp32"]]
-    record = {"command": command, "threads": cfg.threads, "load_average": load, "rows": rows,
-              "conclusion": (f"fp32 is fastest at batch {best['batch_size']} ({best['fp32']:.0f} tokens/s); "
-                             + ("bf16 autocast is faster at batch " + ", ".join(str(r["batch_size"]) for r in faster)
-                                if faster else "bf16 autocast is slower at every batch size on this CPU, so the "
-                                               "recipe trains in fp32"))}
+    record = {"command": command, "load_average": load, "load_average_end": _loadavg(), "rows": rows,
+              "conclusion": (f"fp32 is fastest with {best['threads']} thread(s) at batch {best['batch_size']} "
+                             f"({best['fp32']:.0f} tokens/s); "
+                             + ("bf16 autocast is faster at " + ", ".join(f"{r['threads']} thread(s) batch {r['batch_size']}"
+                                                                        for r in faster)
+                                if faster else "bf16 autocast is slower everywhere on this CPU, so the recipe "
+                                               "trains in fp32"))}
     with open(os.path.join(out, "throughput.json"), "w") as f:
         json.dump(record, f, indent=2)
     return record
