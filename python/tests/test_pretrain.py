@@ -63,6 +63,16 @@ def test_mask_tokens_never_masks_special_tokens_and_is_seeded():
     assert torch.equal(labels[chosen], ids[chosen])  # labels are the original tokens
 
 
+def test_sinusoidal_position_init_fills_the_rows_after_padding():
+    from transformers import RobertaTokenizerFast
+
+    w = torch.nn.Embedding(34, 16).weight
+    P.init_positions_sinusoidal(w, 1, 0.02)
+    assert torch.all(w[1] == 0)
+    assert torch.allclose(w[2, 1::2], torch.full((8,), 0.02 / 0.5 ** 0.5))  # position 0: cos = 1
+    assert abs(float(w[2:].std()) - 0.02) < 0.005
+
+
 def test_pack_makes_full_windows_with_bos_and_eos():
     w = P.pack([[10, 11, 12], [13, 14], [15, 16, 17, 18, 19]], 6, 0, 2)
     assert w.shape[1] == 6

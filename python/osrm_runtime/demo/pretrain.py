@@ -68,6 +68,11 @@ class PretrainConfig:
     max_minutes: Optional[float] = None
     finetune_dropout: float = 0.1
     min_frequency: int = 2
+    # "sinusoidal": the (still learned) position embeddings start as scaled sine/cosine waves, so
+    # attention can express relative offsets from the first step; "normal": N(0, 0.02), the
+    # transformers default. Aimed at the plateau at the unigram loss, where attention has not yet
+    # learned to look at the neighbouring positions.
+    position_init: str = "sinusoidal"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -157,7 +162,31 @@ def build_model(cfg: PretrainConfig, tokenizer):
         pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id, tie_word_embeddings=True,
     )
-    return RobertaForMaskedLM(config)
+    model = RobertaForMaskedLM(config)
+    if cfg.position_init == "sinusoidal":
+        init_positions_sinusoidal(model.roberta.embeddings.position_embeddings.weight, config.pad_token_id,
+                                  config.initializer_range)
+    elif cfg.position_init != "normal":
+        raise ValueError(f"position_init must be 'sinusoidal' or 'normal', got {cfg.position_init!r}")
+    return model
+
+
+def init_positions_sinusoidal(weight, pad_id: int, std: float) -> None:
+    """Sine/cosine position codes (Vaswani et al. 2017) in the rows of a RoBERTa position table
+    (position p is row pad_id + 1 + p), scaled to the entry scale of the other embeddings."""
+    import math
+
+    import torch
+
+    n, d = weight.shape
+    positions = torch.arange(n - pad_id - 1, dtype=torch.float32)[:, None]
+    freq = torch.exp(torch.arange(0, d, 2, dtype=torch.float32) * (-math.log(10000.0) / d))
+    codes = torch.zeros(len(positions), d)
+    codes[:, 0::2] = torch.sin(positions * freq)
+    codes[:, 1::2] = torch.cos(positions * freq[: d // 2])
+    with torch.no_grad():
+        weight[pad_id + 1:] = codes * (std / math.sqrt(0.5))  # entries of variance std^2
+        weight[pad_id] = 0.0
 
 
 def masked_logits(model, input_ids, labels, attention_mask=None):
@@ -593,7 +622,7 @@ Byte-level BPE trained on the corpus with `tokenizers` (vocabulary {rec['vocab_s
 | | |
 |---|---|
 | layers / hidden / heads / FFN | {cfg['num_layers']} / {cfg['hidden_size']} / {cfg['num_heads']} / {cfg['intermediate_size']} |
-| positions | {cfg['long_seq_len']} tokens (max_position_embeddings {cfg['long_seq_len'] + 2}) |
+| positions | {cfg['long_seq_len']} tokens (max_position_embeddings {cfg['long_seq_len'] + 2}), learned, initialised {cfg.get('position_init', 'normal')} |
 | objective | MLM, {cfg['mask_prob']:.0%} of tokens (80% `<mask>`, 10% random, 10% kept); logits computed only at masked positions |
 | sequences | documents packed into {cfg['seq_len']}-token windows (no padding); last {cfg['long_fraction']:.0%} of the steps {cfg['long_seq_len']}-token windows |
 | batch | {cfg['batch_size']} windows |
@@ -785,7 +814,7 @@ def main(argv: Optional[list[str]] = None) -> None:
                         "<out>/throughput.json")
     for name, value in asdict(d).items():
         flag = "--" + name.replace("_", "-")
-        kind = float if isinstance(value, float) or value is None else int
+        kind = str if isinstance(value, str) else float if isinstance(value, float) or value is None else int
         p.add_argument(flag, type=kind, default=value)
     args = p.parse_args(argv)
     command = "node bin/osrm.js python -- -m osrm_runtime.demo.pretrain " + " ".join(
