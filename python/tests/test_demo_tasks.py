@@ -205,3 +205,24 @@ def test_op_is_registered_and_checks_its_payload(tmp_path, mini_node_modules):
     assert [t["name"] for t in extra["tasks"]] == names
     with pytest.raises(ValueError, match="unknown demo task"):
         demo_tasks.build(NODE_MODULES, str(tmp_path), 42, tasks=["nope"])
+
+
+def test_check_fills_every_training_field_and_splits_a_dev_slice_from_train(built, tmp_path):
+    from osrm_runtime.demo import check
+
+    cfg = {"training": {"lr": [2e-3, 1e-3], "epochs": 4, "batch_size": 32, "grad_accum": 1, "warmup_ratio": 0.06,
+                        "scheduler": "linear", "weight_decay": 0, "gradient_checkpointing": False,
+                        "precision": "fp32", "seed": 42, "group_by_length": True, "eval_batch_size": 128,
+                        "per_task": {"epochs": {"name_gender": 6}, "lr": {"name_gender": 3e-3}}}}
+    t = check.training_for(cfg, "name_gender", 7)
+    assert t["epochs"] == 6 and t["lr"] == 3e-3 and t["seed"] == 7
+    assert check.training_for(cfg, "spam", 7)["lr"] == 2e-3  # a sweep axis: its first point
+    assert set(t) == set(cfg["training"]) - {"per_task"}
+    out, index = built
+    entry = next(e for e in index["tasks"] if e["name"] == "spam")
+    dev = check.dev_split(out, entry, str(tmp_path), 42)
+    train = _rows(os.path.join(tmp_path, dev["files"]["train"]))
+    held = _rows(os.path.join(tmp_path, dev["files"]["eval"]))
+    original = _rows(os.path.join(out, entry["files"]["train"]))
+    assert len(held) == round(0.2 * len(original)) and len(train) + len(held) == len(original)
+    assert sorted(map(json.dumps, train + held)) == sorted(map(json.dumps, original))

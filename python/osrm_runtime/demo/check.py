@@ -137,7 +137,9 @@ def main(argv: Optional[list[str]] = None) -> None:
     p.add_argument("--tasks", nargs="*", help="only these tasks")
     p.add_argument("--inits", nargs="*", default=["base", "random"], choices=["base", "random"])
     p.add_argument("--seed", type=int, default=42, help="training seed (and the random init's)")
-    p.add_argument("--threads", type=int, default=2)
+    # one thread: on the shared 2-core machine two threads were several times slower (they wait on
+    # each other whenever another process holds a core)
+    p.add_argument("--threads", type=int, default=1)
     p.add_argument("--dev", action="store_true",
                    help="score on a seeded 20%% slice of each training split (for choosing settings)")
     p.add_argument("--work", help="folder for the adapters (default: a temp folder, removed)")
