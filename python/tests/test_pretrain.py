@@ -104,7 +104,7 @@ def test_card_is_written_from_the_files_and_can_be_rewritten(tmp_path):
     P.pretrain(texts, _tiny_cfg(steps=6, eval_every=3, log_every=3), out, log=lambda m: None)
     with open(os.path.join(out, "pretrain.json")) as f:
         rec = json.load(f)
-    assert rec["result"]["tokens"] == 6 * 8 * 32 and rec["result"]["wall_s"] > 0
+    assert rec["result"]["tokens"] == 6 * 8 * 32 and rec["result"]["wall_s"] >= 0
     assert rec["hardware"]["cores"] and rec["config"]["hidden_size"] == 32
     assert "recipe_commit" in rec
     P.measure_throughput(_tiny_cfg(), out, batch_sizes=(2,), steps=1, command="test")

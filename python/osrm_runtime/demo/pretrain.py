@@ -587,6 +587,7 @@ Trivial baseline: the majority class's accuracy, or the R^2 of predicting the tr
         rerun_note = (f"; this run had a {cfg['max_minutes']} min budget, planned {schedule['planned_steps']} steps "
                       f"and fixed its total at {schedule['steps']}: `--steps {schedule['steps']}` gives the same "
                       "schedule without a clock")
+    rate = total_tokens / total_wall if total_wall else 0.0
     determinism = ("with one thread a rerun repeats the same computation (the tests check that on a small run)."
                    if rec["torch_threads"] == 1 else
                    f"with {rec['torch_threads']} threads a rerun may differ in the last bits (thread scheduling).")
@@ -607,7 +608,7 @@ base without downloading weights: {rec['parameters']:,} parameters ({size_mb:.1f
 
 **Final held-out MLM loss: {res['final_eval_loss']}** (on {cfg['seq_len']}-token windows; the last logged train loss,
 {res['final_train_loss']}, is on the {cfg['long_seq_len']}-token windows of the final steps), after {total_tokens:,} tokens in
-{total_wall:,.0f} s of training ({total_tokens / total_wall:,.0f} tokens/s).
+{total_wall:,.0f} s of training ({rate:,.0f} tokens/s).
 
 Against the bar this base was made for (at least {TOKENS_BAR:,} tokens seen, held-out MLM loss <= {LOSS_BAR}):
 tokens {'met' if total_tokens >= TOKENS_BAR else '**not met**'} ({total_tokens / 1e6:.1f}M), loss
@@ -652,7 +653,7 @@ Byte-level BPE trained on the corpus with `tokenizers` (vocabulary {rec['vocab_s
 | seed | {cfg['seed']} (data order and masks; the held-out document split uses 42) |
 | hardware | {hw.get('cpu', 'CPU')}, {hw.get('cores', '?')} cores, {rec['torch_threads']} torch threads; torch {hw.get('torch', '?')}, transformers {hw.get('transformers', '?')} |
 | machine load | load average {hw.get('load_average_start')} at the start, {hw.get('load_average_end')} at the end (above the thread count: other jobs shared the cores){'; ' + rec['note'] if rec.get('note') else ''} |
-| wall time | {total_wall:,.1f} s training loop ({total_tokens / total_wall:,.0f} tokens/s), {rec.get('total_wall_s', total_wall):,.1f} s with tokenizer and packing |
+| wall time | {total_wall:,.1f} s training loop ({rate:,.0f} tokens/s), {rec.get('total_wall_s', total_wall):,.1f} s with tokenizer and packing |
 | recipe commit | {commit.get('commit', 'unknown')}{' (recipe files modified)' if commit.get('recipe_files_modified') else ''} |
 {throughput}{stage_table}
 ## Loss curve
