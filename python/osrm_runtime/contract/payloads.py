@@ -63,7 +63,7 @@ class DemoSource:
     CONSTS: ClassVar[dict] = {"kind": "demo"}
 
     kind: Literal["demo"]
-    task: Literal["spam", "sotu_era", "sotu_year", "afinn_valence", "name_gender"]
+    task: Literal["spam", "sotu_year", "wordnet_pos", "name_gender", "afinn_sentiment", "cmudict_syllables"]
     seed: int
 
 

@@ -34,9 +34,18 @@ export const FilesSource = z.strictObject({
 
 /**
  * The embedded demo suite (python/osrm_runtime/demo/tasks.py): real labelled tasks built from the
- * toolkit's npm data packages into the cache on first use. Names as the Python builder has them.
+ * toolkit's npm data packages into the cache on first use, each from a different package, no two
+ * sharing an input text (sotu_year and cmudict_syllables are regressions). Names as the Python
+ * builder has them (python/tests/test_demo_contract.py checks that the two lists agree).
  */
-export const DEMO_TASKS = ["spam", "sotu_era", "sotu_year", "afinn_valence", "name_gender"] as const;
+export const DEMO_TASKS = [
+  "spam",
+  "sotu_year",
+  "wordnet_pos",
+  "name_gender",
+  "afinn_sentiment",
+  "cmudict_syllables",
+] as const;
 export const DemoSource = z.strictObject({
   kind: z.literal("demo"),
   task: z.enum(DEMO_TASKS),
