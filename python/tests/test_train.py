@@ -126,6 +126,18 @@ def test_regression_task_reports_pearson_and_spearman(tiny_roberta, glue_dir, tm
     assert task["regression"] and task["num_labels"] == 1
 
 
+def test_keep_epoch_last_saves_the_final_epoch_whatever_it_scores(tiny_roberta, glue_dir, tmp_path):
+    """Nothing chosen on the eval split: the saved adapter is the last epoch's, and its logits are
+    the ones that epoch's evaluation scored."""
+    out = tmp_path / "last"
+    result = run_op("train", payload(tiny_roberta, glue_dir, out, task="rte",
+                                     training={"epochs": 3, "keep_epoch": "last", "lr": 5e-3}))
+    assert result["best_epoch"] == 3
+    assert result["score"] == result["history"][-1]["score"]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["best"]["epoch"] == 3
+
+
 def _osrm_like_adapter(model, out, rank=8, blocks=("q", "v")):
     """A PEFT adapter with orthonormal A rows and B = 0, saved the way osrm_init saves one."""
     from osrm_runtime.contract import parse_piece

@@ -41,6 +41,7 @@ export interface TrainFlags extends ModelFlags {
   init: "gaussian" | "osrm";
   initAdapter?: string;
   epochs?: number;
+  keepEpoch?: "best" | "last";
   lr?: number;
   batchSize?: number;
   gradAccum?: number;
@@ -101,6 +102,7 @@ export function trainPayload(flags: TrainFlags): FullPayloadOf<typeof train> {
       training: given({
         lr: flags.lr,
         epochs: flags.epochs,
+        keep_epoch: flags.keepEpoch,
         batch_size: flags.batchSize,
         grad_accum: flags.gradAccum,
         warmup_ratio: flags.warmupRatio,
@@ -170,6 +172,7 @@ export const registerTrain: CommandRegistrar = (program, context) => {
     .addOption(new Option("--init <kind>", "LoRA init: gaussian (PEFT's default) or osrm (from --init-adapter)").choices(["gaussian", "osrm"]).default("gaussian"))
     .option("--init-adapter <dir>", "the OSRM init adapter for --init osrm (written by `osrm init`)")
     .option("--epochs <n>", "epochs (default 10)", positiveInt("--epochs"))
+    .addOption(new Option("--keep-epoch <which>", "the epoch saved: best on the eval split (default) or last (nothing chosen on eval)").choices(["best", "last"]))
     .option("--lr <lr>", "AdamW learning rate (default 4e-4)", number("--lr"))
     .option("--batch-size <n>", "examples per micro-batch and process (default 64)", positiveInt("--batch-size"))
     .option("--grad-accum <n>", "micro-batches per optimizer step (default 1)", positiveInt("--grad-accum"))

@@ -331,7 +331,8 @@ class TrainingHistory:
 @dataclass(frozen=True)
 class TrainingSetting:
     lr: float  # AdamW learning rate
-    epochs: int  # epochs; the best epoch on the eval split is kept
+    epochs: int  # epochs
+    keep_epoch: Literal["best", "last"]  # the epoch saved: the best on the eval split (the paper's setting), or the last (nothing chosen on the eval split)
     batch_size: int  # examples per micro-batch and process; a step sees batch_size x grad_accum x processes
     grad_accum: int  # micro-batches per optimizer step
     warmup_ratio: float  # fraction of the steps with linear warmup

@@ -336,7 +336,9 @@ class Run:
                 self.ctx.progress("eval", message=f"epoch {epoch}")
                 result = self._evaluate(self.data.eval, self.data.eval_encoded)[0]
                 record.update(score=result["score"], metrics=result["metrics"])
-                if best is None or result["score"] > best["score"]:
+                # keep_epoch "last" keeps every epoch in turn: the final one is saved, nothing is
+                # chosen on the eval split.
+                if best is None or result["score"] > best["score"] or tr.keep_epoch == "last":
                     best = {"epoch": epoch, "score": result["score"], "metrics": result["metrics"]}
                     best_state = {k: v.detach().cpu().clone()
                                   for k, v in get_peft_model_state_dict(self.model).items()}

@@ -14,7 +14,11 @@ const Fraction = z.number().min(0).lt(1);
 export const TrainingSetting = z
   .strictObject({
     lr: z.number().positive().default(4e-4).describe("AdamW learning rate"),
-    epochs: PositiveInt.default(10).describe("epochs; the best epoch on the eval split is kept"),
+    epochs: PositiveInt.default(10).describe("epochs"),
+    keep_epoch: z
+      .enum(["best", "last"])
+      .default("best")
+      .describe("the epoch saved: the best on the eval split (the paper's setting), or the last (nothing chosen on the eval split)"),
     batch_size: PositiveInt.default(64).describe("examples per micro-batch and process; a step sees batch_size x grad_accum x processes"),
     grad_accum: PositiveInt.default(1).describe("micro-batches per optimizer step"),
     warmup_ratio: Fraction.default(0.06).describe("fraction of the steps with linear warmup"),
