@@ -69,7 +69,7 @@ export function devicesOf(job: Job): number {
 }
 
 /** Waiters for GPUs, served in order so a job needing many is not starved by small ones. */
-class GpuPool {
+export class GpuPool {
   private readonly free: string[];
   private readonly queue: { need: number; grant: (ids: string[]) => void }[] = [];
   constructor(gpus: string[]) {
