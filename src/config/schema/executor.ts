@@ -11,12 +11,13 @@
  *       account: my-lab
  *       default: {gpus: 1, cpus: 8, mem: 64G, time: "4:00:00"}   # every job
  *       train: {time: "24:00:00"}                                 # a kind's own values win
- *       report: {gpus: 0}
+ *       report: {gpus: 0}                                         # also stats, init, diagnose, merge, evaluate, figures
  *       sbatch_args: ["--qos=normal"]
  *
  * or on the command line: --executor slurm --set executor.slurm.partition=gpu --set executor.slurm.train.gpus=4
  */
 import { z } from "zod";
+import { JOB_KINDS, type JobKind } from "../../plan/job.ts";
 
 /** Slurm's time formats: minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS. */
 const SLURM_TIME = /^(\d+|\d+:\d{2}|\d+:\d{2}:\d{2}|\d+-\d+|\d+-\d+:\d{2}|\d+-\d+:\d{2}:\d{2})$/;
@@ -48,13 +49,8 @@ export const SlurmSetting = z.strictObject({
   account: z.string().min(1).nullable().default(null).describe("sbatch --account"),
   sbatch_args: z.array(z.string().min(1)).default([]).describe("extra sbatch flags, passed as given (e.g. --qos=high, --constraint=h100)"),
   default: kind().describe("what every job asks for; a kind's own entry overrides it key by key"),
-  stats: kind(),
-  init: kind(),
-  train: kind(),
-  diagnose: kind(),
-  merge: kind(),
-  evaluate: kind(),
-  report: kind(),
+  // One entry per job kind the planner makes, so a new kind is configurable as soon as it exists.
+  ...(Object.fromEntries(JOB_KINDS.map((k) => [k, kind()])) as Record<JobKind, ReturnType<typeof kind>>),
 });
 export type SlurmSetting = z.infer<typeof SlurmSetting>;
 
