@@ -26,7 +26,8 @@ if (unavailable) console.log(`slurm tests skipped: ${unavailable}`);
 
 const run = promisify(execFile);
 
-describe.skipIf(unavailable !== null)("osrm run --executor slurm on a real Slurm", () => {
+// Each Slurm job starts osrm and Python afresh (seconds each on the shared 2-core machine).
+describe.skipIf(unavailable !== null)("osrm run --executor slurm on a real Slurm", { timeout: 600_000 }, () => {
   let cluster: SlurmCluster;
   let dir: string;
   let config: string;
@@ -90,22 +91,41 @@ describe.skipIf(unavailable !== null)("osrm run --executor slurm on a real Slurm
     console.log(`osrm run --executor slurm --wait:\n${result.stderr}${result.stdout}`);
     expect(result.code, result.stderr).toBe(0);
     const plan = planOf(output);
-    const id = (label: string) => record(output, plan.jobs.find((j) => j.label === label)!.key).job_id;
-    const [trainA, trainB, merge, evaluate, report] = ["train sst2 gaussian", "train mrpc gaussian", "merge task_arithmetic gaussian", "evaluate task_arithmetic gaussian", "report"].map(id);
-    expect(result.stderr).toContain(`submitted merge task_arithmetic gaussian (${plan.jobs.find((j) => j.kind === "merge")!.key}): slurm job ${merge} after ${trainA}, ${trainB}`);
-    expect(record(output, plan.jobs.find((j) => j.kind === "evaluate")!.key).after.sort()).toEqual([merge, trainA, trainB].sort());
-    expect(record(output, plan.jobs.find((j) => j.kind === "report")!.key).after.sort()).toEqual([trainA, trainB, evaluate].sort());
-    expect(readFileSync(record(output, plan.jobs.find((j) => j.kind === "merge")!.key).script, "utf8")).toMatch(/exec .*'run-job' .*'--job' 'merge-[0-9a-f]{12}'/);
-    for (const job of [trainA, trainB, merge, evaluate, report]) expect(slurmState(job!)).toMatch(/^COMPLETED/);
+    const ids = new Map(plan.jobs.map((job) => [job.key, record(output, job.key).job_id]));
+    // Every job was submitted once, waiting (afterok) for exactly its inputs' Slurm jobs.
+    for (const job of plan.jobs) {
+      const after = job.inputs.map((key) => ids.get(key)!);
+      expect(record(output, job.key).after.sort(), job.label).toEqual(after.sort());
+      expect(result.stderr).toContain(`submitted ${job.label} (${job.key}): slurm job ${ids.get(job.key)}${after.length ? ` after ${record(output, job.key).after.join(", ")}` : ""}`);
+      expect(slurmState(ids.get(job.key)!)).toMatch(/^COMPLETED/);
+    }
+    const merge = plan.jobs.find((j) => j.kind === "merge")!;
+    expect(readFileSync(record(output, merge.key).script, "utf8")).toMatch(/exec .*'run-job' .*'--job' 'merge-[0-9a-f]{12}'/);
+    const report = plan.jobs.find((j) => j.kind === "report")!;
+    console.log(`dependency chain: ${plan.jobs.map((j) => `${j.label} = ${ids.get(j.key)}${j.inputs.length ? ` (afterok:${j.inputs.map((k) => ids.get(k)).join(":")})` : ""}`).join("; ")}`);
+    expect(report.inputs.length).toBeGreaterThan(1);
     const table = tableOf(plan);
     expect(table).toBe(localTable);
     // Trained for real: the sentiment task is well above chance.
     expect(Number(/\| Individual \| gaussian \| ([\d.]+) \|/.exec(table)![1])).toBeGreaterThan(60);
 
     const status = await osrm(["status", config, "--set", `output=${output}`]);
-    expect(status.stdout).toContain("slurm-e2e: 5 jobs: 5 done");
+    const n = plan.jobs.length;
+    expect(status.stdout).toContain(`slurm-e2e: ${n} jobs: ${n} done`);
     const again = await osrm(["run", config, "--set", `output=${output}`, "--executor", "slurm"]);
-    expect(again.stderr).toContain("0 job(s) submitted, 0 still queued or running, 5 already done, of 5");
+    expect(again.stderr).toContain(`0 job(s) submitted, 0 still queued or running, ${n} already done, of ${n}`);
+  });
+
+  it("refuses, before submitting anything, a partition Slurm does not know and more GPUs than its nodes have", async () => {
+    const output = join(dir, "refused");
+    const partition = await osrm(["run", config, "--set", `output=${output}`, "--executor", "slurm", "--set", "executor.slurm.partition=gpu"]);
+    expect(partition.code).toBe(2);
+    expect(partition.stderr).toContain("osrm: executor.slurm.partition 'gpu': Slurm knows the partition(s) debug");
+    const gpus = await osrm(["run", config, "--set", `output=${output}`, "--executor", "slurm", "--set", "executor.slurm.train.gpus=2"]);
+    expect(gpus.code).toBe(2);
+    expect(gpus.stderr).toContain("osrm: executor.slurm.train.gpus 2 (train sst2 gaussian): the nodes of any partition have no GPUs");
+    expect(existsSync(join(output, "slurm"))).toBe(false);
+    expect(execFileSync("squeue", ["-h", "-o", "%i"], { env, encoding: "utf8" }).trim()).toBe("");
   });
 
   it("reports a training cancelled with scancel mid-epoch; resubmitted, it resumes from the checkpoint written at the stop", async () => {
@@ -152,5 +172,22 @@ describe.skipIf(unavailable !== null)("osrm run --executor slurm on a real Slurm
     expect(Number(line![1])).toBe(stopped.step);
     // Resumed bit for bit: the same table as the uninterrupted local run.
     expect(tableOf(plan)).toBe(localTable);
+  });
+});
+
+describe("osrm run --executor slurm where Slurm is not installed", () => {
+  it("names the setting and what was found, and submits nothing", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "osrm-no-slurm-"));
+    const config = join(dir, "experiment.yaml");
+    writeFileSync(config, `name: nosbatch\nbackbone: {name_or_path: FacebookAI/roberta-large}\ntasks: [sst2, rte]\noutput: ${join(dir, "run")}\n`);
+    // A PATH without sbatch on it (node is started by its absolute path).
+    const empty = mkdtempSync(join(tmpdir(), "osrm-empty-path-"));
+    const result = await run(process.execPath, ["bin/osrm.js", "run", config, "--executor", "slurm"], { env: { ...process.env, PATH: empty } }).then(
+      () => ({ code: 0, stderr: "" }),
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(`osrm: executor.kind slurm: sbatch was not found on the PATH (${empty})`);
+    expect(existsSync(join(dir, "run", "slurm"))).toBe(false);
   });
 });
