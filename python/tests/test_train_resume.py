@@ -140,6 +140,35 @@ def test_sigterm_mid_epoch_checkpoints_at_that_step_and_the_rerun_is_bit_identic
     assert all(bool((mine[k] == theirs[k]).all()) for k in mine)  # bit for bit
 
 
+def test_checkpoints_are_written_every_n_steps_or_minutes_and_at_each_epoch_end(tiny_roberta, glue_dir, tmp_path, monkeypatch):
+    from osrm_runtime.dispatch import run_op
+
+    saved = []
+    real = ckpt.save_checkpoint
+
+    def spy(out, epoch, state, *args, step=None, in_epoch=None):
+        saved.append((step, in_epoch))
+        return real(out, epoch, state, *args, step=step, in_epoch=in_epoch)
+
+    monkeypatch.setattr(ckpt, "save_checkpoint", spy)
+
+    def train(every, out):
+        saved.clear()
+        run_op("train", {"model": {"name_or_path": tiny_roberta},
+                         "task": {"name": "sst2", "source": {"kind": "glue", "task": "sst2", "dir": glue_dir}, "max_train": 64},
+                         "training": {"epochs": 2, "batch_size": 8, "checkpoint_every": every}, "out": str(out)})
+        return list(saved)
+
+    # 64 examples / 8: 8 steps per epoch. Every 3 steps: 3 and 6 in epoch 1, 9, 12 and 15 in epoch
+    # 2; the last step of an epoch is covered by the epoch's own checkpoint (in_epoch None).
+    assert train("3 steps", tmp_path / "steps") == [(3, 3), (6, 6), (8, None), (9, 1), (12, 4), (15, 7), (16, None)]
+    # A tiny interval in minutes: a mid-epoch checkpoint after (nearly) every step, by the clock.
+    timed = train("0.00001 min", tmp_path / "minutes")
+    assert timed[-1] == (16, None) and (8, None) in timed
+    assert len([s for s in timed if s[1] is not None]) >= 10
+    assert not (tmp_path / "minutes" / "checkpoints").exists()  # a finished run keeps none
+
+
 def test_checkpoint_intervals_read_as_steps_or_minutes():
     from osrm_runtime.train.checkpoint import Interval, parse_interval
 
