@@ -9,7 +9,7 @@
  * installs the packages, so on CI these tests run.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { availableParallelism, hostname, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
@@ -133,7 +133,31 @@ export async function startSlurm(): Promise<SlurmCluster> {
     daemons.push(child);
     return child;
   };
+  /** Processes of this cluster's jobs (slurmstepd and what it runs): their environment names its config. */
+  const jobProcesses = (): number[] => {
+    const found: number[] = [];
+    for (const entry of readdirSync("/proc")) {
+      if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+      try {
+        if (readFileSync(`/proc/${entry}/environ`, "utf8").split("\0").includes(`SLURM_CONF=${conf}`) && !daemons.some((d) => d.pid === Number(entry))) found.push(Number(entry));
+      } catch {
+        // gone, or not readable
+      }
+    }
+    return found;
+  };
   const stop = async () => {
+    // Jobs still running (a test that failed half-way) are cancelled first, so no slurmstepd
+    // outlives the daemons; whatever is left of them is then killed by pid.
+    try {
+      execFileSync("scancel", ["--full", "--user=root"], { env, stdio: "ignore" });
+      const deadline = Date.now() + 40_000;
+      while (Date.now() < deadline && execFileSync("squeue", ["-h", "-t", "PENDING,RUNNING,COMPLETING", "-o", "%i"], { env, encoding: "utf8" }).trim() !== "") {
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    } catch {
+      // the controller is down already
+    }
     for (const child of [...daemons].reverse()) {
       if (child.exitCode !== null || child.signalCode !== null) continue;
       const exited = new Promise((resolve) => child.once("exit", resolve));
@@ -141,6 +165,13 @@ export async function startSlurm(): Promise<SlurmCluster> {
       const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
       await exited;
       clearTimeout(timer);
+    }
+    for (const pid of jobProcesses()) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // ended meanwhile
+      }
     }
     rmSync(dir, { recursive: true, force: true });
   };
