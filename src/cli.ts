@@ -65,19 +65,25 @@ function report(error: unknown): number {
 async function main(): Promise<void> {
   const controller = new AbortController();
   let interrupts = 0;
-  process.on("SIGINT", () => {
+  // SIGTERM (what Slurm sends at a time limit or on preemption, and `kill`) stops like Ctrl-C:
+  // the running training checkpoints, locks are released; the exit code is 128 + the signal.
+  let stopCode = 130;
+  const stop = (code: number, what: string) => () => {
     interrupts += 1;
-    if (interrupts > 1) process.exit(130);
-    process.stderr.write("\nosrm: stopping (Ctrl-C again to force)\n");
+    if (interrupts > 1) process.exit(code);
+    stopCode = code;
+    process.stderr.write(`\nosrm: stopping on ${what} (${what === "SIGINT" ? "Ctrl-C" : "the signal"} again to force)\n`);
     controller.abort();
-  });
+  };
+  process.on("SIGINT", stop(130, "SIGINT"));
+  process.on("SIGTERM", stop(143, "SIGTERM"));
   const program = buildProgram(controller.signal);
   try {
     await program.parseAsync(process.argv);
   } catch (error) {
     process.exitCode = report(error);
   }
-  if (controller.signal.aborted && !process.exitCode) process.exitCode = 130;
+  if (controller.signal.aborted) process.exitCode = stopCode; // whatever the interrupted command reported
 }
 
 await main();

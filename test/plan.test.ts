@@ -99,7 +99,7 @@ describe("planner", () => {
       model,
       task: task("sst2"),
       lora,
-      training: { lr: 4e-4, epochs: 10, batch_size: 64, grad_accum: 1, warmup_ratio: 0.06, scheduler: "linear", weight_decay: 0, gradient_checkpointing: false, precision: "auto", seed: 42, group_by_length: true, eval_batch_size: 128 },
+      training: { lr: 4e-4, epochs: 10, keep_epoch: "best", batch_size: 64, grad_accum: 1, warmup_ratio: 0.06, scheduler: "linear", weight_decay: 0, gradient_checkpointing: false, precision: "auto", seed: 42, group_by_length: true, eval_batch_size: 128, devices: 1, checkpoint_every: null },
       init: { kind: "osrm", adapter: { $ref: "out", job: init.key } },
       out: { $ref: "own-out" },
       // For the adapter's model card; not part of the job's identity (the planner was given no command line).

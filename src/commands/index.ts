@@ -9,9 +9,10 @@ import { registerInit } from "./init.ts";
 import { registerMerge } from "./merge.ts";
 import { registerPlan } from "./plan.ts";
 import { registerPython } from "./python.ts";
-import { registerRun } from "./run.ts";
+import { registerRun, registerRunJob } from "./run.ts";
 import { registerSetup } from "./setup.ts";
 import { registerStats } from "./stats.ts";
+import { registerStatus } from "./status.ts";
 import { registerTable } from "./table.ts";
 import { registerTrain } from "./train.ts";
 import { registerTransform } from "./transform.ts";
@@ -20,6 +21,8 @@ export const commands: CommandRegistrar[] = [
   // the main job, then the experiment workflow, then each step alone, then the runtime
   registerDemo,
   registerRun,
+  registerRunJob,
+  registerStatus,
   registerPlan,
   registerTable,
   registerConfig,

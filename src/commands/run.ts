@@ -1,10 +1,12 @@
 /** `osrm run CONFIG`: executes what a config still needs, resuming where it stopped. */
 import { join } from "node:path";
+import { Option } from "commander";
 import { OsrmError, UsageError } from "../errors.ts";
 import { commandLine } from "../plan/provenance.ts";
 import { planExperiment, type Plan } from "../plan/planner.ts";
 import { runPlan, type RunSummary } from "../plan/runner.ts";
-import { RuntimeExecutor, visibleGpus } from "../plan/runtime-executor.ts";
+import { detectGpus, RuntimeExecutor } from "../plan/runtime-executor.ts";
+import { runOnSlurm } from "../plan/slurm-run.ts";
 import { withReport } from "../report/report-job.ts";
 import { JobStore } from "../store/job-store.ts";
 import { clockJobs, RunClock } from "../ui/eta.ts";
@@ -15,6 +17,9 @@ import type { CommandContext, CommandRegistrar } from "./context.ts";
 interface RunFlags extends ExperimentFlags {
   jobs?: string;
   isolateTrain?: boolean;
+  executor?: "local" | "slurm";
+  wait?: boolean;
+  poll?: string;
 }
 
 export function describeOutcome(summary: RunSummary, plan: Plan): string {
@@ -91,6 +96,8 @@ export interface ExecuteOptions {
   /** --jobs as given (default: the number of GPUs in CUDA_VISIBLE_DEVICES, else 1). */
   jobs?: string;
   isolateTrain?: boolean;
+  /** Run only these jobs (osrm run-job: one Slurm job runs one planned job). */
+  only?: string[];
 }
 
 /**
@@ -98,7 +105,7 @@ export interface ExecuteOptions {
  * the summary, or null when interrupted (finished jobs are kept); throws when a job failed.
  */
 export async function executePlan(plan: Plan, ctx: CommandContext, options: ExecuteOptions = {}): Promise<RunSummary | null> {
-  const gpus = visibleGpus();
+  const { gpus } = detectGpus();
   const jobs = options.jobs === undefined ? Math.max(1, gpus.length) : Number(options.jobs);
   if (!Number.isInteger(jobs) || jobs < 1) throw new UsageError(`--jobs ${options.jobs}: expected a whole number >= 1`);
   const executor = withReport(plan, new RuntimeExecutor({ jobs, gpus, isolateTrain: Boolean(options.isolateTrain) }));
@@ -113,11 +120,14 @@ export async function executePlan(plan: Plan, ctx: CommandContext, options: Exec
     const now = Date.now();
     ctx.display.run({ done: doneCount, total: plan.jobs.length, failed: failedCount, startedAt, etaSeconds: clock.etaSeconds(now), estimatedAt: now });
   };
+  // Devices a training asks for, and how it splits its batch, are checked before any job starts.
+  executor.check?.(plan.jobs.filter((job) => (options.only ?? [job.key]).includes(job.key) && !store.isDone(job.key)));
   let summary: RunSummary;
   try {
     showRun();
     summary = await runPlan(plan, executor, {
       jobs,
+      only: options.only,
       signal: ctx.signal,
       onProgress: (job, event) => ctx.display.update(event, job),
       onEvent: (event) => {
@@ -158,6 +168,9 @@ export const registerRun: CommandRegistrar = (program, context) => {
     .description("run every job of a config that is not done yet, in dependency order; safe to interrupt and run again")
     .option("-j, --jobs <n>", "jobs side by side (default: the number of GPUs in CUDA_VISIBLE_DEVICES, else 1)")
     .option("--isolate-train", "run each training job in its own Python process (long runs; the bridge serves the other ops)")
+    .addOption(new Option("--executor <kind>", "where the jobs run: here, or each as a Slurm job (default: the config's executor.kind, local)").choices(["local", "slurm"]))
+    .option("--wait", "with --executor slurm: follow the submitted jobs until none is queued or running")
+    .option("--poll <seconds>", "with --wait: seconds between looks at Slurm's queue (default 10)")
     .addHelpText(
       "after",
       `
@@ -170,14 +183,58 @@ Examples:
   osrm run configs/paper/roberta-large-qv.yaml
   osrm run configs/paper/roberta-large-qv.yaml --set glue_dir=/data/glue --isolate-train
   CUDA_VISIBLE_DEVICES=0,1,2,3 osrm run configs/paper/llama3-8b.yaml     # 4 jobs, one per GPU
+  osrm run configs/paper/llama3-8b.yaml --set training.devices=4          # each training on 4 GPUs (DDP)
+  osrm run configs/paper/roberta-large-qv.yaml --executor slurm --set executor.slurm.partition=gpu \
+      --set executor.slurm.default.gpus=1 --set executor.slurm.train.time=12:00:00   # sbatch, afterok chains
+  osrm status configs/paper/roberta-large-qv.yaml                        # each job: done, running, queued, failed
   osrm plan configs/paper/roberta-large-qv.yaml                          # what is left`,
     )
     .action(async (file: string, flags: RunFlags) => {
       const ctx = context();
       // Everything is validated and planned before any work starts.
       const plan = planExperiment(loadFromFlags(file, flags), { command: commandLine() });
+      if ((flags.executor ?? plan.experiment.executor.kind) === "slurm") {
+        const poll = flags.poll === undefined ? 10 : Number(flags.poll);
+        if (!(poll > 0)) throw new UsageError(`--poll ${flags.poll}: expected a number of seconds > 0`);
+        const result = await runOnSlurm(plan, { overrides: flags.set, wait: Boolean(flags.wait), pollMs: poll * 1000, signal: ctx.signal, log: (line) => ctx.display.log(line) });
+        ctx.display.stop();
+        const submitted = result.submitted.submitted.map(({ job, record }) => ({ key: job.key, label: job.label, slurm_job: record.job_id, after: record.after }));
+        const store = new JobStore(plan.experiment.output);
+        const report = plan.jobs.find((j) => j.kind === "report");
+        const folder = report && store.isDone(report.key) ? store.outDir(report.key) : null;
+        ctx.output({ submitted, kept: result.submitted.kept.length, already_done: result.submitted.alreadyDone, total: plan.jobs.length }, () =>
+          folder ? `tables: ${folder}/table.{md,csv,tex}\nreport: ${folder}/report.html` : `follow them with: osrm status ${file}`,
+        );
+        return;
+      }
       const summary = await executePlan(plan, ctx, { jobs: flags.jobs, isolateTrain: Boolean(flags.isolateTrain) });
       if (!summary) return;
       ctx.output({ ran: summary.ran.length, already_done: summary.alreadyDone, total: summary.total, ...reportFiles(plan) }, () => describeOutcome(summary, plan));
+    });
+};
+
+/**
+ * `osrm run-job CONFIG --job KEY` (hidden): runs one planned job through the same store, lock and
+ * resume code as `osrm run`; what each Slurm job of `osrm run --executor slurm` executes. Its
+ * inputs must be done. Training runs in a worker process of its own, so a SIGTERM (a time limit,
+ * a preemption, scancel) reaches it and it checkpoints before the job ends (exit code 143).
+ */
+export const registerRunJob: CommandRegistrar = (program, context) => {
+  experimentOptions(program.command("run-job", { hidden: true }))
+    .description("run one job of a config's plan (what each Slurm job runs)")
+    .requiredOption("--job <key>", "the job's key, <kind>-<hash12>")
+    .action(async (file: string, flags: ExperimentFlags & { job: string }) => {
+      const ctx = context();
+      const plan = planExperiment(loadFromFlags(file, flags), { command: commandLine() });
+      const job = plan.byKey.get(flags.job);
+      if (!job) throw new UsageError(`--job ${flags.job}: no such job in the plan of ${file} (was the config changed after the job was submitted?)`);
+      const store = new JobStore(plan.experiment.output);
+      if (store.isDone(job.key)) {
+        ctx.output({ key: job.key, done: true, ran: false }, () => `${job.label} (${job.key}) is already done`);
+        return;
+      }
+      const summary = await executePlan(plan, ctx, { jobs: "1", isolateTrain: true, only: [job.key] });
+      if (!summary) return;
+      ctx.output({ key: job.key, done: true, ran: true }, () => `done ${job.label} (${job.key})`);
     });
 };

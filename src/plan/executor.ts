@@ -20,6 +20,8 @@ export interface ExecutionContext {
 export interface JobExecutor {
   /** Runs the op and returns its result (plain JSON). */
   execute(job: Job, context: ExecutionContext): Promise<unknown>;
+  /** Throws (a UsageError naming the setting) when a job cannot run here: called before any job starts. */
+  check?(jobs: Job[]): void;
   close?(): Promise<void>;
 }
 
@@ -35,6 +37,11 @@ export class ExecutorsByKind implements JobExecutor {
 
   execute(job: Job, context: ExecutionContext): Promise<unknown> {
     return (this.kinds[job.kind] ?? this.fallback).execute(job, context);
+  }
+
+  check(jobs: Job[]): void {
+    this.fallback.check?.(jobs.filter((job) => !this.kinds[job.kind]));
+    for (const [kind, executor] of Object.entries(this.kinds)) executor?.check?.(jobs.filter((job) => job.kind === kind));
   }
 
   async close(): Promise<void> {

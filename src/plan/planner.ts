@@ -20,7 +20,7 @@ import { GLUE_SPLIT_SIZES } from "../config/glue.ts";
 import { methodDisplayName, type MergeSetting } from "../config/schema/merge-methods.ts";
 import type { InitKind } from "../config/schema/osrm.ts";
 import type { Task } from "../config/schema/task.ts";
-import type { TrainingSetting } from "../config/schema/training.ts";
+import { RUN_ONLY_TRAINING_KNOBS, type TrainingSetting } from "../config/schema/training.ts";
 import { CanonicalJson, canonicalJson, deepFreeze, sha256 } from "./hash.ts";
 import { demoBuilderVersion, modelIdentity, taskIdentity } from "./identity.ts";
 import { toolVersion } from "./provenance.ts";
@@ -227,12 +227,15 @@ export function planExperiment(experiment: Experiment, options: PlanOptions = {}
       init: initialiser ? { kind: "osrm", adapter: outOf(initialiser) } : gaussianInit,
       out: ownOut(),
     };
+    // How many devices train it and how often it checkpoints do not change what it computes
+    // (the global batch is kept): a finished training is not redone when they change.
+    const outcome = Object.fromEntries(Object.entries(training).filter(([knob]) => !(RUN_ONLY_TRAINING_KNOBS as readonly string[]).includes(knob)));
     return graph.add({
       kind: "train",
       label: `train ${task.name} ${init}${sweep.varying.length ? " " + formatCoords(coords) : ""}`,
       inputs: initialiser ? [initialiser] : [],
       payload: { ...payload, provenance },
-      identity: payload,
+      identity: { ...payload, training: outcome },
       coords: { task: task.name, init, point: coords },
       work: { pass: "train", samples: train === null ? null : train * training.epochs },
     });

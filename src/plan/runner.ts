@@ -33,6 +33,8 @@ export interface RunOptions {
   onProgress?: (job: Job, event: ProgressEvent) => void;
   /** How often a job locked by another process is checked again. */
   pollMs?: number;
+  /** Run only these jobs (a Slurm job runs one); the others are inputs, done or not, run elsewhere. */
+  only?: string[];
 }
 
 export interface RunSummary {
@@ -54,7 +56,7 @@ export interface RunSummary {
   aborted: boolean;
 }
 
-type State = "pending" | "running" | "done" | "failed" | "blocked";
+type State = "pending" | "running" | "done" | "failed" | "blocked" | "elsewhere";
 
 /**
  * Ops that continue an interrupted attempt from their own checkpoints in `out` (the train op saves
@@ -71,7 +73,8 @@ export async function runPlan(plan: Plan, executor: JobExecutor, options: RunOpt
   const pollMs = options.pollMs ?? 1000;
 
   const state = new Map<string, State>();
-  for (const job of plan.jobs) state.set(job.key, store.isDone(job.key) ? "done" : "pending");
+  const only = options.only ? new Set(options.only) : null;
+  for (const job of plan.jobs) state.set(job.key, store.isDone(job.key) ? "done" : only && !only.has(job.key) ? "elsewhere" : "pending");
   const summary: RunSummary = {
     total: plan.jobs.length,
     alreadyDone: [...state.values()].filter((s) => s === "done").length,
@@ -85,6 +88,7 @@ export async function runPlan(plan: Plan, executor: JobExecutor, options: RunOpt
   const causesOf = new Map<string, string[]>();
   /** Jobs another process holds: not retried before this time. */
   const retryAt = new Map<string, number>();
+  const waitedFor = new Set<string>();
   const freeSlots = Array.from({ length: slots }, (_, i) => i);
   const running = new Set<Promise<void>>();
 
@@ -102,7 +106,9 @@ export async function runPlan(plan: Plan, executor: JobExecutor, options: RunOpt
       if (!lock) {
         state.set(job.key, "pending");
         retryAt.set(job.key, Date.now() + pollMs);
-        emit({ type: "waiting", job, owner: store.layout.lockFile(job.key) });
+        // Once per job: the lock is polled every pollMs, and a line per poll drowned the output.
+        if (!waitedFor.has(job.key)) emit({ type: "waiting", job, owner: store.layout.lockFile(job.key) });
+        waitedFor.add(job.key);
         return;
       }
       if (store.isDone(job.key)) {
@@ -178,6 +184,11 @@ export async function runPlan(plan: Plan, executor: JobExecutor, options: RunOpt
         if (inputs.some((s) => s === "failed" || s === "blocked")) {
           const causes = job.inputs.flatMap((key) => (state.get(key) === "failed" ? [key] : state.get(key) === "blocked" ? (causesOf.get(key) ?? []) : []));
           block(job, "an input job did not finish", [...new Set(causes)]);
+          continue;
+        }
+        if (inputs.some((s) => s === "elsewhere")) {
+          // Run with `only` (one Slurm job runs one job): its inputs must be done already.
+          block(job, "an input job is not done (it is not among the jobs this run executes)", []);
           continue;
         }
         if (summary.halted) {

@@ -333,7 +333,7 @@ class TrainingSetting:
     lr: float  # AdamW learning rate
     epochs: int  # epochs
     keep_epoch: Literal["best", "last"]  # the epoch saved: the best on the eval split (the paper's setting), or the last (nothing chosen on the eval split)
-    batch_size: int  # examples per micro-batch and process; a step sees batch_size x grad_accum x processes
+    batch_size: int  # examples per micro-batch, over all devices (with devices N each process runs batch_size / N); an optimizer step sees batch_size x grad_accum
     grad_accum: int  # micro-batches per optimizer step
     warmup_ratio: float  # fraction of the steps with linear warmup
     scheduler: Literal["linear", "constant"]  # after warmup: linear decay to 0, or constant
@@ -343,6 +343,8 @@ class TrainingSetting:
     seed: int  # seed of the head and LoRA init, data order and dropout
     group_by_length: bool  # length-grouped batches (less padding)
     eval_batch_size: int  # examples per evaluation batch
+    devices: int  # processes that train this one job together under torchrun (DDP): GPUs on a GPU machine, CPU processes (gloo) otherwise; batch_size must be a multiple of it
+    checkpoint_every: Optional[Union[int, str]]  # a resumable checkpoint every N optimizer steps (a number, or "N steps") or every X minutes ("X min"), besides the one at each epoch end; null: at epoch ends only
 
 
 @dataclass(frozen=True)

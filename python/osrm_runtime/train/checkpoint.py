@@ -1,12 +1,17 @@
-"""Per-epoch training checkpoints, written atomically as safetensors + JSON (never pickles).
+"""Training checkpoints, written atomically as safetensors + JSON (never pickles): one at the end
+of every epoch, and mid-epoch ones at `training.checkpoint_every` (steps or minutes) and when the
+run is asked to stop (SIGTERM).
 
 Layout under `<out>/checkpoints/`:
-    epoch-<n>/trainable.safetensors   adapter + head at the end of epoch n (PEFT state-dict keys)
-    epoch-<n>/best.safetensors        adapter + head of the best epoch so far
-    epoch-<n>/optimizer.safetensors   AdamW moments per parameter name (`<name>::<key>`)
-    epoch-<n>/rng.safetensors         torch CPU (and CUDA) generator states
-    epoch-<n>/state.json              epoch, step, history, best, optimizer scalars, run fingerprint
-    latest.json                       {"epoch": n, "dir": "epoch-n"}: the one valid checkpoint
+    epoch-<n>/ or step-<s>/           the end of epoch n, or optimizer step s inside an epoch
+        trainable.safetensors         adapter + head at that point (PEFT state-dict keys)
+        best.safetensors              adapter + head of the best epoch so far
+        optimizer.safetensors         AdamW moments per parameter name (`<name>::<key>`)
+        rng.safetensors               torch CPU (and CUDA) generator states
+        state.json                    epoch, step, history, best, optimizer scalars, run fingerprint;
+                                      mid-epoch also `position`: the epoch in progress, the optimizer
+                                      steps of it done, and its running loss sum and sample count
+    latest.json                       {"epoch", "step", "dir", "in_epoch"}: the one valid checkpoint
 
 A checkpoint folder is complete before it is renamed into place, and `latest.json` is replaced
 atomically after it, so a kill at any moment leaves either the previous or the new checkpoint.
@@ -16,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from dataclasses import dataclass
 from typing import Any, Optional
@@ -127,10 +133,41 @@ def checkpoint_root(out: str) -> str:
     return os.path.join(out, "checkpoints")
 
 
-def save_checkpoint(out: str, epoch: int, state: dict, trainable: dict, best: dict, optimizer_tensors: dict) -> str:
+@dataclass(frozen=True)
+class Interval:
+    """How often a mid-epoch checkpoint is written: every `steps` optimizer steps or every
+    `minutes` of training, or neither (only at epoch ends)."""
+    steps: Optional[int] = None
+    minutes: Optional[float] = None
+
+
+# The same forms the config's schema accepts (src/config/schema/training.ts).
+_STEPS = re.compile(r"^\s*(\d+)\s*(steps?)?\s*$")
+_MINUTES = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(min|minutes?)\s*$")
+
+
+def parse_interval(value) -> Interval:
+    if value is None:
+        return Interval()
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value < 1:
+            raise ValueError(f"training.checkpoint_every: must be >= 1 step, got {value}")
+        return Interval(steps=value)
+    text = str(value)
+    if (m := _STEPS.match(text)) and int(m.group(1)) >= 1:
+        return Interval(steps=int(m.group(1)))
+    if (m := _MINUTES.match(text)) and float(m.group(1)) > 0:
+        return Interval(minutes=float(m.group(1)))
+    raise ValueError(f'training.checkpoint_every: expected a number of steps ("500", "500 steps") or of '
+                     f'minutes ("30 min"), got {value!r}')
+
+
+def save_checkpoint(out: str, epoch: int, state: dict, trainable: dict, best: dict, optimizer_tensors: dict,
+                    *, step: Optional[int] = None, in_epoch: Optional[int] = None) -> str:
+    """The end of `epoch` (in_epoch None), or the point after `in_epoch` optimizer steps of it."""
     root = checkpoint_root(out)
     os.makedirs(root, exist_ok=True)
-    name = f"epoch-{epoch}"
+    name = f"epoch-{epoch}" if in_epoch is None else f"step-{step}"
     final = os.path.join(root, name)
     # A folder of this name can only be a leftover of a run killed between rename and pointer.
     shutil.rmtree(final, ignore_errors=True)
@@ -140,7 +177,7 @@ def save_checkpoint(out: str, epoch: int, state: dict, trainable: dict, best: di
         save_tensors(os.path.join(tmp, "optimizer.safetensors"), optimizer_tensors)
         save_tensors(os.path.join(tmp, "rng.safetensors"), rng_tensors())
         write_json_atomic(os.path.join(tmp, "state.json"), state)
-    write_json_atomic(os.path.join(root, "latest.json"), {"epoch": epoch, "dir": name})
+    write_json_atomic(os.path.join(root, "latest.json"), {"epoch": epoch, "step": step, "dir": name, "in_epoch": in_epoch})
     for entry in os.listdir(root):  # older epochs and stale temporaries are now garbage
         path = os.path.join(root, entry)
         if entry != name and os.path.isdir(path):

@@ -31,7 +31,17 @@ class TrainConfig:
 
     def fingerprint(self) -> str:
         """Canonical JSON of everything that determines the result (a resumed run must match it)."""
-        return json.dumps(self.raw, sort_keys=True)
+        return fingerprint_of(self.raw)
+
+
+# How a run is executed, not what it computes (the global batch is kept on any number of
+# devices): a run resumes, and a finished run is reused, whatever these were.
+RUN_ONLY_TRAINING = ("devices", "checkpoint_every")
+
+
+def fingerprint_of(raw: dict) -> str:
+    training = {k: v for k, v in raw.get("training", {}).items() if k not in RUN_ONLY_TRAINING}
+    return json.dumps({**raw, "training": training}, sort_keys=True)
 
 
 def from_payload(payload: TrainPayload) -> TrainConfig:

@@ -1,9 +1,11 @@
-"""Data-parallel training under torchrun: one process per GPU, gradients all-reduced by DDP.
+"""Data-parallel training under torchrun: one process per device, gradients all-reduced by DDP.
 
 A single process (WORLD_SIZE unset or 1) never touches torch.distributed, so the common case
-carries no distributed machinery. Under torchrun every rank computes the same batch order from
-the same seed and takes every world-th batch, which is what DistributedSampler does; only rank 0
-evaluates and writes.
+carries no distributed machinery. The global batch is kept: every rank computes the same batch
+order from the same seed, and each micro-batch of `training.batch_size` examples is split into
+`world` contiguous parts, one per rank, so an optimizer step sees exactly the examples it sees in
+one process (and `training.devices` changes the speed, not the result). Only rank 0 evaluates
+and writes.
 """
 
 from __future__ import annotations
@@ -52,14 +54,33 @@ def device_for(d: Dist):
     return device()
 
 
-def shard(batches: list, d: Dist) -> list:
-    """This rank's batches. The list is padded by wrapping around so every rank runs the same
-    number of steps (DDP hangs otherwise), as DistributedSampler pads with repeated samples."""
+def check_batch(batch_size: int, d: Dist) -> None:
+    if d.enabled and batch_size % d.world:
+        raise ValueError(f"training.batch_size {batch_size} is not a multiple of the {d.world} processes "
+                         f"training together (training.devices): each process runs batch_size / devices "
+                         f"examples of every micro-batch")
+
+
+def part(indices: list[int], d: Dist) -> list[int]:
+    """This rank's share of one global micro-batch: the r-th of `world` contiguous slices of
+    ceil(n / world) examples (a short last batch can leave a rank with none)."""
     if not d.enabled:
-        return batches
-    per_rank = -(-len(batches) // d.world)
-    padded = batches + batches[: per_rank * d.world - len(batches)]
-    return padded[d.rank::d.world]
+        return indices
+    size = -(-len(indices) // d.world)
+    return indices[d.rank * size:(d.rank + 1) * size]
+
+
+def any_over_ranks(flags: list[bool], d: Dist) -> list[bool]:
+    """Each flag true on any rank, for all ranks: decisions every rank must take at the same step
+    (stop now, checkpoint now), or ranks would wait on each other forever."""
+    if not d.enabled:
+        return flags
+    import torch
+    import torch.distributed as dist
+
+    t = torch.tensor([1 if f else 0 for f in flags], dtype=torch.int32, device=device_for(d))
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return [bool(v) for v in t.tolist()]
 
 
 def wrap(model, d: Dist):

@@ -5,9 +5,12 @@
        -> keep the best epoch -> atomic checkpoint (resume point)
     -> the best epoch saved in PEFT's format + osrm_task.json + metrics.json
 
-Resuming: a rerun with the same payload and `out` continues after the last finished epoch and
-reaches the same result as an uninterrupted run (the batch order of epoch e depends only on the
-seed and e; model, optimizer and RNG states come from the checkpoint).
+Resuming: a rerun with the same payload and `out` continues from the last checkpoint (an epoch's
+end, a mid-epoch one written every `training.checkpoint_every`, or the one written on SIGTERM)
+and reaches the same result as an uninterrupted run (the batch order of epoch e depends only on
+the seed and e; model, optimizer, scheduler, RNG and the epoch's running loss come from the
+checkpoint). With `training.devices` N (torchrun) each micro-batch is split over the N processes
+(distributed.py), so the result does not depend on N.
 
 Tracking: TensorBoard event files in `<out>/tensorboard/` (loss, lr and samples/s per optimizer
 step; the eval metrics per epoch, at the epoch's last step), written by rank 0 and flushed after
@@ -32,9 +35,9 @@ from ..data.batches import Encoded, batch_order, collate
 from ..evaluate import predict_logits
 from ..metrics import predictions_from_logits, score
 from ..models import family_of, load_classifier, load_config, load_tokenizer, model_warnings
-from . import checkpoint, distributed
+from . import checkpoint, distributed, stopping
 from ..contract.payloads import TrainingSetting, TrainPayload
-from .config import TrainConfig, from_payload
+from .config import TrainConfig, fingerprint_of, from_payload
 from .inputs import TaskData, dropped_rows, load_task_data, majority_baseline, report_dropped
 from .lora import build_lora_model, trainable_parameters
 
@@ -45,11 +48,12 @@ class TrainingDiverged(Exception):
 
 def train(payload: TrainPayload, ctx: Context) -> dict:
     config = from_payload(payload)
-    dist = distributed.setup()
-    try:
-        return Run(config, ctx, dist).execute()
-    finally:
-        distributed.teardown(dist)
+    with stopping.graceful_stop() as stop:
+        dist = distributed.setup()
+        try:
+            return Run(config, ctx, dist, stop).execute()
+        finally:
+            distributed.teardown(dist)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -94,48 +98,80 @@ def make_scheduler(optimizer, training: TrainingSetting, total_steps: int):
     return get_linear_schedule_with_warmup(optimizer, warmup, total_steps)
 
 
-def loss_of(logits, labels, regression: bool):
+def loss_of(logits, labels, regression: bool, reduction: str = "mean"):
     import torch.nn.functional as F
 
     logits = logits.float()  # the loss in fp32 even under bf16 autocast
     if regression:
-        return F.mse_loss(logits.view(-1), labels.float().view(-1))
-    return F.cross_entropy(logits, labels)
+        return F.mse_loss(logits.view(-1), labels.float().view(-1), reduction=reduction)
+    return F.cross_entropy(logits, labels, reduction=reduction)
 
 
 @dataclass
 class EpochStats:
-    loss: float
-    samples: int
+    loss: float      # mean loss of the epoch's optimizer steps (those before a resume included)
+    samples: int     # examples of the global batches this call ran
     seconds: float
-    steps: int
+    steps: int       # optimizer steps this call ran
+
+
+@dataclass
+class Position:
+    """Where an epoch stands after an optimizer step: what a mid-epoch checkpoint records."""
+    step: int        # optimizer steps of the whole run so far
+    groups: int      # optimizer steps of this epoch so far
+    total: int       # optimizer steps of this epoch
+    loss_sum: float  # sum of the loss of this epoch's steps so far (this rank's share under DDP)
+    samples: int
+
+    @property
+    def last(self) -> bool:
+        return self.groups == self.total
 
 
 def train_steps(model, optimizer, encoded: Encoded, batches: list[list[int]], *, pad_id: int, padding_side: str,
                 device, amp_dtype, grad_accum: int, scheduler, first_step: int,
                 epoch: int, on_step: Optional[Callable[[int, float, float, float], None]] = None,
-                no_sync: Optional[Callable] = None, pad_to: Optional[int] = None) -> EpochStats:
-    """One pass over `batches` (this rank's micro-batches). Every `grad_accum` micro-batches make
-    one optimizer step; the loss of each group is averaged over the micro-batches it really has.
+                no_sync: Optional[Callable] = None, pad_to: Optional[int] = None,
+                part: Optional[Callable[[list[int]], list[int]]] = None, world: int = 1,
+                start_group: int = 0, carry: Optional[Position] = None,
+                after_step: Optional[Callable[[Position], None]] = None) -> EpochStats:
+    """One pass over `batches`, the epoch's global micro-batches; under DDP `part` picks this
+    rank's share of each and `world` is the number of ranks. Every `grad_accum` micro-batches
+    make one optimizer step; the loss of each group is averaged over the micro-batches it really
+    has. A resumed epoch skips its first `start_group` steps and continues the running sums of
+    `carry`; `after_step` sees the position after each step (it may checkpoint or stop the run).
     Raises TrainingDiverged on a non-finite loss before it reaches the weights."""
     import torch
 
     model.train()
     started = time.perf_counter()
     step = first_step
-    total_loss, seen, samples = 0.0, 0, 0
+    total_loss, seen = (carry.loss_sum, carry.groups) if carry is not None else (0.0, 0)
+    samples = 0
+    total = math.ceil(len(batches) / grad_accum)
     optimizer.zero_grad(set_to_none=True)
-    for group_start in range(0, len(batches), grad_accum):
+    for group_start in range(start_group * grad_accum, len(batches), grad_accum):
         group = batches[group_start:group_start + grad_accum]
         group_loss = 0.0
         for position, indices in enumerate(group):
-            batch = collate(encoded, indices, pad_id, pad_to, padding_side)
+            local = part(indices) if part is not None else indices
+            # A rank whose share of a short last batch is empty still runs a forward and backward
+            # (DDP all-reduces every parameter's gradient), on one example with weight 0.
+            batch = collate(encoded, local or indices[:1], pad_id, pad_to, padding_side)
             autocast = (torch.autocast(device.type, dtype=amp_dtype) if amp_dtype is not None
                         else contextlib.nullcontext())
             with autocast:
                 logits = model(input_ids=batch["input_ids"].to(device, non_blocking=True),
                                attention_mask=batch["attention_mask"].to(device, non_blocking=True)).logits
-            loss = loss_of(logits, batch["labels"].to(device, non_blocking=True), encoded.regression)
+            labels = batch["labels"].to(device, non_blocking=True)
+            if world > 1:
+                # DDP averages the ranks' gradients: each rank's summed loss x world / n makes that
+                # average the mean over all n examples of the global batch, as in one process.
+                weight = world / len(indices) if local else 0.0
+                loss = loss_of(logits, labels, encoded.regression, reduction="sum") * weight
+            else:
+                loss = loss_of(logits, labels, encoded.regression)
             value = float(loss.detach())
             if not math.isfinite(value):
                 raise TrainingDiverged(
@@ -160,6 +196,8 @@ def train_steps(model, optimizer, encoded: Encoded, batches: list[list[int]], *,
         seen += 1
         if on_step is not None:
             on_step(step, group_loss, lr, samples / max(time.perf_counter() - started, 1e-9))
+        if after_step is not None:
+            after_step(Position(step, seen, total, total_loss, samples))
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     return EpochStats(total_loss / max(seen, 1), samples, time.perf_counter() - started, step - first_step)
@@ -170,11 +208,13 @@ def train_steps(model, optimizer, encoded: Encoded, batches: list[list[int]], *,
 
 
 class Run:
-    def __init__(self, config: TrainConfig, ctx: Context, dist: distributed.Dist):
+    def __init__(self, config: TrainConfig, ctx: Context, dist: distributed.Dist,
+                 stop: Optional[stopping.StopRequest] = None):
         self.config = config
         self.ctx = ctx
         self.dist = dist
         self.out = config.out
+        self.stop = stop or stopping.StopRequest()
 
     # -- setup ------------------------------------------------------------------------------
 
@@ -230,7 +270,7 @@ class Run:
             resumable = os.path.isfile(os.path.join(checkpoint.checkpoint_root(self.out), "latest.json"))
             if os.path.isfile(path) and resumable:
                 with open(path, encoding="utf-8") as f:
-                    if json.dumps(json.load(f), sort_keys=True) != self.config.fingerprint():
+                    if fingerprint_of(json.load(f)) != self.config.fingerprint():
                         raise ValueError(f"out {self.out} holds an unfinished training run with a different "
                                          f"payload; choose another out folder or delete it")
             # With no checkpoint there is nothing to protect (e.g. a run that diverged in epoch 1
@@ -243,7 +283,7 @@ class Run:
         if not (os.path.isfile(path) and os.path.isfile(config_path)):
             return None
         with open(config_path, encoding="utf-8") as f:
-            if json.dumps(json.load(f), sort_keys=True) != self.config.fingerprint():
+            if fingerprint_of(json.load(f)) != self.config.fingerprint():
                 raise ValueError(f"out {self.out} holds a finished training run with a different payload; "
                                  f"choose another out folder or delete it")
         with open(path, encoding="utf-8") as f:
@@ -252,17 +292,40 @@ class Run:
     # -- the loop ---------------------------------------------------------------------------
 
     def _batches(self, epoch: int) -> list[list[int]]:
+        """The epoch's global micro-batches (every rank computes the same list)."""
         tr = self.config.training
         lengths = [len(s) for s in self.data.train_encoded.input_ids]
         # The order depends only on (seed, epoch): a resumed run sees the same batches.
-        order = batch_order(lengths, tr.batch_size, shuffle=True, seed=tr.seed * 1000 + epoch,
-                            group_by_length=tr.group_by_length)
-        return distributed.shard(order, self.dist)
+        return batch_order(lengths, tr.batch_size, shuffle=True, seed=tr.seed * 1000 + epoch,
+                           group_by_length=tr.group_by_length)
+
+    def _save(self, epoch: int, step: int, scheduler, history: list, best, best_state,
+              position: Optional[dict] = None) -> None:
+        """A checkpoint at the end of `epoch`, or inside it at `position`; rank 0 writes, every
+        rank waits for it."""
+        from peft import get_peft_model_state_dict
+
+        if self.dist.main:
+            optimizer_tensors, optimizer_meta = checkpoint.optimizer_to_flat(self.optimizer, self.param_names)
+            state = {"fingerprint": self.config.fingerprint(), "epoch": epoch, "step": step, "history": history,
+                     "best": best, "optimizer": optimizer_meta, "scheduler": scheduler.state_dict(),
+                     "world_size": self.dist.world, "position": position}
+            checkpoint.save_checkpoint(self.out, epoch, state, get_peft_model_state_dict(self.model),
+                                       best_state or {}, optimizer_tensors, step=step,
+                                       in_epoch=None if position is None else position["groups"])
+        distributed.barrier(self.dist)
+
+    def _stopped(self, step: int) -> stopping.TrainingStopped:
+        return stopping.TrainingStopped(
+            f"training stopped by {self.stop.name} after optimizer step {step}; its checkpoint is in "
+            f"{checkpoint.checkpoint_root(self.out)}, and the same payload resumes from it")
 
     def _loop(self) -> dict:
         from peft import get_peft_model_state_dict, set_peft_model_state_dict
 
         cfg, tr = self.config, self.config.training
+        distributed.check_batch(tr.batch_size, self.dist)
+        interval = checkpoint.parse_interval(tr.checkpoint_every)
         steps_per_epoch = math.ceil(len(self._batches(1)) / tr.grad_accum)
         total_steps = steps_per_epoch * tr.epochs
         scheduler = make_scheduler(self.optimizer, tr, total_steps)
@@ -270,6 +333,7 @@ class Run:
         best: Optional[dict] = None
         best_state: Optional[dict] = None
         start_epoch, step, resumed_from = 1, 0, None
+        position: Optional[dict] = None  # inside the epoch a mid-epoch checkpoint resumes
 
         saved = checkpoint.load_checkpoint(self.out)
         if saved is not None:
@@ -280,10 +344,17 @@ class Run:
             checkpoint.optimizer_from_flat(self.optimizer, saved.optimizer, saved.state["optimizer"])
             scheduler.load_state_dict(saved.state["scheduler"])
             checkpoint.restore_rng(saved.rng)
-            history, best, best_state = saved.state["history"], saved.state["best"], saved.best
-            step, resumed_from = saved.state["step"], saved.state["epoch"]
-            start_epoch = resumed_from + 1
-            self.ctx.log(f"resuming after epoch {resumed_from} of {tr.epochs}")
+            history, best, best_state = saved.state["history"], saved.state["best"], saved.best or None
+            step, position = saved.state["step"], saved.state.get("position")
+            if position is None:
+                resumed_from = saved.state["epoch"]
+                start_epoch = resumed_from + 1
+                self.ctx.log(f"resuming after epoch {resumed_from} of {tr.epochs}")
+            else:
+                start_epoch = position["epoch"]
+                resumed_from = start_epoch - 1
+                self.ctx.log(f"resuming in epoch {start_epoch} of {tr.epochs} after optimizer step {step} "
+                             f"({position['groups']} of the epoch's {steps_per_epoch} steps done)")
 
         baseline = majority_baseline(self.data)
         padding_side = getattr(self.tokenizer, "padding_side", "right")
@@ -293,15 +364,15 @@ class Run:
 
         def on_step(current: int, loss: float, lr: float, rate: float) -> None:
             self.ctx.progress("train", current=current, total=total_steps, unit="step", epoch=self.epoch,
-                              loss=loss, lr=lr, samples_per_s=rate * self.dist.world)
+                              loss=loss, lr=lr, samples_per_s=rate)
             if board is not None:
                 board.add_scalar("train/loss", loss, current)
                 board.add_scalar("train/lr", lr, current)
-                board.add_scalar("train/samples_per_s", rate * self.dist.world, current)
+                board.add_scalar("train/samples_per_s", rate, current)
 
         try:
             return self._epochs(start_epoch, step, history, best, best_state, baseline, resumed_from, scheduler,
-                                padding_side, no_sync, on_step, board)
+                                padding_side, no_sync, on_step, board, interval, position, steps_per_epoch)
         finally:
             if board is not None:
                 board.close()
@@ -317,20 +388,45 @@ class Run:
         return SummaryWriter(log_dir=os.path.join(self.out, "tensorboard"), purge_step=purge_step)
 
     def _epochs(self, start_epoch, step, history, best, best_state, baseline, resumed_from, scheduler,
-                padding_side, no_sync, on_step, board) -> dict:
+                padding_side, no_sync, on_step, board, interval, position, steps_per_epoch) -> dict:
         from peft import get_peft_model_state_dict
 
         cfg, tr = self.config, self.config.training
+        last_save = [time.monotonic()]
+
+        def after_step(at: Position) -> None:
+            due = ((interval.steps is not None and at.step % interval.steps == 0)
+                   or (interval.minutes is not None and self.dist.main
+                       and time.monotonic() - last_save[0] >= interval.minutes * 60))
+            # Every rank must take the same decision at the same step.
+            stop, due = distributed.any_over_ranks([self.stop.requested, due], self.dist)
+            if not stop and (not due or at.last):
+                return  # (the epoch-end checkpoint follows the last step)
+            loss_sum = distributed.mean_over_ranks(at.loss_sum, self.dist)  # the ranks' mean: resumable on any world
+            self._save(epoch, at.step, scheduler, history, best, best_state,
+                       position={"epoch": epoch, "groups": at.groups, "loss_sum": loss_sum})
+            last_save[0] = time.monotonic()
+            if stop:
+                if board is not None:
+                    board.flush()
+                raise self._stopped(at.step)
+
         for epoch in range(start_epoch, tr.epochs + 1):
             self.epoch = epoch
+            here = position if position is not None and position["epoch"] == epoch else None
+            carry = (Position(step, here["groups"], steps_per_epoch, here["loss_sum"], 0)
+                     if here is not None else None)
             stats = train_steps(self.ddp, self.optimizer, self.data.train_encoded, self._batches(epoch),
                                 pad_id=self.tokenizer.pad_token_id, padding_side=padding_side,
                                 device=self.device, amp_dtype=self.amp, grad_accum=tr.grad_accum, scheduler=scheduler,
-                                first_step=step, epoch=epoch, on_step=on_step, no_sync=no_sync)
+                                first_step=step, epoch=epoch, on_step=on_step, no_sync=no_sync,
+                                part=lambda indices: distributed.part(indices, self.dist), world=self.dist.world,
+                                start_group=here["groups"] if here is not None else 0, carry=carry,
+                                after_step=after_step)
             step += stats.steps
             loss = distributed.mean_over_ranks(stats.loss, self.dist)
             record = {"epoch": epoch, "step": step, "loss": loss,
-                      "samples_per_s": stats.samples * self.dist.world / stats.seconds,
+                      "samples_per_s": stats.samples / max(stats.seconds, 1e-9),
                       "train_seconds": stats.seconds}
             if self.dist.main:
                 self.ctx.progress("eval", message=f"epoch {epoch}")
@@ -353,13 +449,10 @@ class Run:
                     board.flush()
                 self.ctx.log(f"epoch {epoch}/{tr.epochs}: loss {loss:.4f}  {self.data.metric} {result['score']:.4f}"
                              f"  (best {best['score']:.4f} @ {best['epoch']})")
-                optimizer_tensors, optimizer_meta = checkpoint.optimizer_to_flat(self.optimizer, self.param_names)
-                state = {"fingerprint": cfg.fingerprint(), "epoch": epoch, "step": step, "history": history,
-                         "best": best, "optimizer": optimizer_meta, "scheduler": scheduler.state_dict(),
-                         "world_size": self.dist.world}
-                checkpoint.save_checkpoint(self.out, epoch, state, get_peft_model_state_dict(self.model),
-                                           best_state, optimizer_tensors)
-            distributed.barrier(self.dist)
+            self._save(epoch, step, scheduler, history, best, best_state)
+            last_save[0] = time.monotonic()
+            if distributed.any_over_ranks([self.stop.requested], self.dist)[0]:
+                raise self._stopped(step)
 
         if not self.dist.main:
             return {}

@@ -6,6 +6,7 @@
 import { z } from "zod";
 import { Backbone } from "./backbone.ts";
 import { Evaluation } from "./evaluation.ts";
+import { Executor } from "./executor.ts";
 import { Lora } from "./lora.ts";
 import { Merge } from "./merge.ts";
 import { Init, OsrmConfig } from "./osrm.ts";
@@ -30,5 +31,7 @@ export const ExperimentFile = z.strictObject({
   /** The run folder; default runs/<name> under the working directory. */
   output: z.string().min(1).optional(),
   paper_results: z.array(PaperResult).default([]),
+  /** Where the jobs run (here or as Slurm jobs) and what each Slurm job asks for; never part of a job's hash. */
+  executor: Executor.prefault({}),
 });
 export type ExperimentFile = z.infer<typeof ExperimentFile>;

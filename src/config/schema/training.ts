@@ -10,6 +10,20 @@ import { sweepable } from "./sweep.ts";
 const PositiveInt = z.int().positive();
 const Fraction = z.number().min(0).lt(1);
 
+/** "500", 500, "500 steps" or "30 min": how often training writes a resumable checkpoint mid-epoch. */
+export const CHECKPOINT_INTERVAL = /^\s*(\d+)\s*(steps?)?\s*$|^\s*(\d+(?:\.\d+)?)\s*(min|minutes?)\s*$/;
+const CheckpointInterval = z.union([
+  PositiveInt,
+  z.string().regex(CHECKPOINT_INTERVAL, { error: 'an interval is a number of steps ("500" or "500 steps") or of minutes ("30 min")' }),
+]);
+
+/**
+ * Knobs of how a training job runs, not of what it computes: they are left out of the job's hash
+ * (src/plan/planner.ts) and of the run's fingerprint in Python, so changing them neither re-runs
+ * a finished training nor refuses to resume an interrupted one.
+ */
+export const RUN_ONLY_TRAINING_KNOBS = ["devices", "checkpoint_every"] as const;
+
 /** One training setting: what the train op receives. */
 export const TrainingSetting = z
   .strictObject({
@@ -19,7 +33,9 @@ export const TrainingSetting = z
       .enum(["best", "last"])
       .default("best")
       .describe("the epoch saved: the best on the eval split (the paper's setting), or the last (nothing chosen on the eval split)"),
-    batch_size: PositiveInt.default(64).describe("examples per micro-batch and process; a step sees batch_size x grad_accum x processes"),
+    batch_size: PositiveInt.default(64).describe(
+      "examples per micro-batch, over all devices (with devices N each process runs batch_size / N); an optimizer step sees batch_size x grad_accum",
+    ),
     grad_accum: PositiveInt.default(1).describe("micro-batches per optimizer step"),
     warmup_ratio: Fraction.default(0.06).describe("fraction of the steps with linear warmup"),
     scheduler: z.enum(["linear", "constant"]).default("linear").describe("after warmup: linear decay to 0, or constant"),
@@ -29,6 +45,12 @@ export const TrainingSetting = z
     seed: z.int().nonnegative().default(42).describe("seed of the head and LoRA init, data order and dropout"),
     group_by_length: z.boolean().default(true).describe("length-grouped batches (less padding)"),
     eval_batch_size: PositiveInt.default(128).describe("examples per evaluation batch"),
+    devices: PositiveInt.default(1).describe(
+      "processes that train this one job together under torchrun (DDP): GPUs on a GPU machine, CPU processes (gloo) otherwise; batch_size must be a multiple of it",
+    ),
+    checkpoint_every: CheckpointInterval.nullable()
+      .default(null)
+      .describe('a resumable checkpoint every N optimizer steps (a number, or "N steps") or every X minutes ("X min"), besides the one at each epoch end; null: at epoch ends only'),
   })
   .meta({ id: "TrainingSetting" });
 export type TrainingSetting = z.infer<typeof TrainingSetting>;
