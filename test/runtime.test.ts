@@ -1,4 +1,4 @@
-import { execSync } from "node:child_process";
+import { execSync, spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { RuntimeAbortedError, RuntimeDiedError, PythonError, OpNotAvailableError } from "../src/runtime/errors.ts";
 import { BridgeRuntime } from "../src/runtime/bridge.ts";
@@ -93,6 +93,22 @@ describe("bridge runtime (pythonia)", () => {
     await own.close();
     await new Promise((r) => setTimeout(r, 500));
     expect(alive(pid)).toBe(false);
+  });
+
+  it("prints nothing when Node exits without closing it (no pythonia finaliser tracebacks)", () => {
+    // A program that ends without close(): Python sees its channel close while it still holds the
+    // proxy of the progress callback. pythonia used to print a SystemExit traceback per proxy then.
+    const script = [
+      'import { BridgeRuntime } from "./src/runtime/bridge.ts";',
+      "const runtime = new BridgeRuntime();",
+      'await runtime.call("sleep", { seconds: 0.2 }, { onProgress: () => {} });',
+      'console.log("called");',
+      "process.exit(0);",
+    ].join("\n");
+    const child = spawnSync("npx", ["--no-install", "tsx", "--input-type=module", "-e", script], { encoding: "utf8", timeout: 60_000 });
+    expect(child.stdout).toContain("called");
+    expect(child.stderr).not.toMatch(/Traceback|Exception ignored/);
+    expect(child.status).toBe(0);
   });
 });
 

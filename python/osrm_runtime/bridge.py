@@ -33,6 +33,34 @@ def _watch_parent(parent: int) -> None:
 threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
 
 
+def _leave_quietly_when_node_is_gone() -> None:
+    """pythonia's channel writer (`ipc.queue` in its `interface.py`, our `__main__`) answers a write
+    to a closed channel with `sys.exit(1)`. When Node ends, Python's shutdown finalises the proxies
+    of JavaScript objects it still holds, each finaliser writes a "free" to the closed channel, and
+    each SystemExit is printed as a traceback on the user's terminal. Nobody is listening any more
+    and every op has written its files before returning: flush and leave at once instead."""
+    ipc = getattr(sys.modules.get("__main__"), "ipc", None)
+    write = getattr(ipc, "queue", None)
+    if write is None:
+        return
+
+    def queue(what):
+        try:
+            write(what)
+        except SystemExit:
+            for stream in (sys.stdout, sys.stderr):
+                try:
+                    stream.flush()
+                except (OSError, ValueError):
+                    pass
+            os._exit(0)
+
+    ipc.queue = queue
+
+
+_leave_quietly_when_node_is_gone()
+
+
 def dispatch(op: str, payload_json: str, progress=None) -> str:
     sink = None
     if progress is not None:
