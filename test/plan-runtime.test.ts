@@ -54,8 +54,10 @@ describe("a plan on the real runtime", () => {
     const store = new JobStore(experiment.output);
     const table = collectResults(plan, store);
     expect(table.rows.map((r) => `${r.methodName}/${r.init}`)).toEqual([
-      "individual/gaussian", "individual/osrm", "ties/gaussian", "ties/osrm",
+      "baseline/–", "individual/gaussian", "individual/osrm", "ties/gaussian", "ties/osrm",
     ]);
+    // The trivial baseline: the majority class of each (balanced) fixture task scores 50% or so.
+    for (const task of ["sst2", "mrpc"]) expect(table.rows[0]!.ours.tasks[task]!).toBeLessThan(70);
     for (const row of table.rows) {
       for (const task of ["sst2", "mrpc"]) expect(row.ours.tasks[task], `${row.method} ${row.init} ${task}`).toEqual(expect.any(Number));
       expect(row.ours.average).toEqual(expect.any(Number));
@@ -96,7 +98,7 @@ describe("a plan on the real runtime", () => {
       const check = await checkPage(page, ["results", "robustness", "paired"]);
       expect(check.errors).toEqual([]);
       expect(check.images.map((i) => i.decoded && i.width > 100)).toEqual([true, true, true]);
-      expect(check.rows).toEqual({ results: 4, robustness: 2, paired: 4 });
+      expect(check.rows).toEqual({ results: 5, robustness: 2, paired: 4 });
       console.log(`report page in Chromium: ${check.images.length} images decoded, rows ${JSON.stringify(check.rows)}, console errors ${check.errors.length}`);
     }
     const diagnose = plan.jobs.filter((j) => j.kind === "diagnose");

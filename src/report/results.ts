@@ -104,6 +104,8 @@ export interface ResultsTable {
 interface TrainMetrics {
   best?: { score?: number };
   metric?: string;
+  /** What always predicting the training majority class (or mean) scores on the eval split. */
+  majority_baseline?: { score?: number };
 }
 interface EvaluateMetrics {
   tasks?: Record<string, { score?: number } | undefined>;
@@ -166,6 +168,7 @@ export function collectResults(plan: Plan, store: JobStore): ResultsTable {
   // Individually fine-tuned scores, per (init, point incl. seed): the reference of the normalised score.
   const individual = new Map<string, Record<string, number | null>>();
   const metricOf = new Map<string, string>();
+  const baseline = new Map<string, number | null>();
   const rows: ResultRow[] = [];
   const trainJobs = plan.jobs.filter((j) => j.kind === "train");
   for (const job of trainJobs) {
@@ -175,6 +178,24 @@ export function collectResults(plan: Plan, store: JobStore): ResultsTable {
     scores[job.coords.task!] = percent(metrics?.best?.score);
     individual.set(key, scores);
     if (metrics?.metric) metricOf.set(job.coords.task!, metrics.metric);
+    if (metrics?.majority_baseline && !baseline.has(job.coords.task!)) baseline.set(job.coords.task!, percent(metrics.majority_baseline.score));
+  }
+  // The trivial baseline of each task (the training majority class, or the training mean for
+  // regression, scored on the eval split): the number a fine-tuned model has to beat.
+  if (baseline.size > 0) {
+    const values = tasks.map((t) => baseline.get(t) ?? null);
+    const none: Scores = { tasks: Object.fromEntries(tasks.map((t) => [t, null])), average: null, normalized: null };
+    rows.push({
+      method: "Trivial baseline",
+      methodName: "baseline",
+      init: "–",
+      point: "",
+      ours: { tasks: Object.fromEntries(tasks.map((t) => [t, baseline.get(t) ?? null])), average: mean(values), normalized: null },
+      sd: none,
+      seeds: 1,
+      jobs: [],
+      paper: null,
+    });
   }
   for (const init of plan.sweep.inits) {
     const mine = trainJobs.filter((j) => j.coords.init === init);
