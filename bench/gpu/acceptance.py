@@ -464,7 +464,8 @@ TINY_DEMO = [
     # two demo tasks, capped, one epoch, one merge: the whole pipeline in about a minute on a CPU
     "tasks=[{name: spam, source: {kind: demo, task: spam}, max_length: 32, max_train: 96, max_eval: 48},"
     " {name: name_gender, source: {kind: demo, task: name_gender}, max_length: 16, max_train: 96, max_eval: 48}]",
-    "training.epochs=1", "osrm.samples=32", "merge.methods=[ties]",
+    "training.epochs=1", "training.seed=1", "training.per_task={}", "evaluation.lambdas=[]",
+    "osrm.samples=32", "merge.methods=[ties]",
 ]
 
 
