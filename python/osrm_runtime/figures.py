@@ -31,7 +31,8 @@ def _save(fig, out: str, name: str) -> dict:
         path = os.path.join(out, f"{name}.{fmt}")
         # Fixed metadata: the same figure gives the same file (no creation date in the SVG/PDF).
         metadata = {"Date": None} if fmt in ("svg", "pdf") else {}
-        fig.savefig(path, dpi=130, metadata=metadata)
+        # tight: rotated task names and axis labels are never cut off at the figure's edge.
+        fig.savefig(path, dpi=130, metadata=metadata, bbox_inches="tight")
         files[fmt] = os.path.abspath(path)
     return files
 
@@ -112,7 +113,11 @@ def interference_figure(out: str, heatmaps: list) -> list[dict]:
         rows, cols, seeds = labels[init]
         image = ax.imshow(matrix, cmap="viridis", vmin=vmin, vmax=vmax)
         ax.set_xticks(range(len(cols)), labels=cols, rotation=45, ha="right", fontsize=8)
-        ax.set_yticks(range(len(rows)), labels=rows, fontsize=8)
+        # Panels after the first share its rows: their labels would sit on the previous panel's
+        # last column, so only the first panel (or one with other rows) names them.
+        first_rows = labels[next(iter(means))][0]
+        shown = rows if ax is axes[0][0] or rows != first_rows else []
+        ax.set_yticks(range(len(rows)), labels=shown, fontsize=8)
         diagonal = [matrix[i][cols.index(r)] for i, r in enumerate(rows) if r in cols]
         off = [matrix[i][j] for i, r in enumerate(rows) for j, c in enumerate(cols) if c != r]
         ratio = (sum(off) / len(off)) / (sum(diagonal) / len(diagonal)) if off and diagonal and sum(diagonal) else None
