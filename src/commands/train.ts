@@ -147,7 +147,7 @@ function human(r: TrainResult): string {
 
 export const registerTrain: CommandRegistrar = (program, context) => {
   modelOptions(program.command("train"))
-    .description("fine-tune one task with LoRA (Gaussian or OSRM init); the best epoch is saved as a PEFT adapter")
+    .description("fine-tune one task with LoRA (Gaussian or OSRM init); the best epoch (or, with --keep-epoch last, the last) is saved as a PEFT adapter")
     .requiredOption("--out <dir>", "output folder: the PEFT adapter (+ head), osrm_task.json, metrics.json; rerunning resumes")
     .option("--task <name>", `a GLUE task (${GLUE_TASKS.join(", ")})`)
     .option("--glue-dir <dir>", "a local GLUE folder in the original TSV layout (default: the hub, through `datasets`)")

@@ -25,7 +25,7 @@ const Scored = z.strictObject({ score: z.number(), metrics: z.record(z.string(),
 
 export const train = defineOp({
   name: "train",
-  summary: "fine-tune one task with LoRA (Gaussian or OSRM init); the best epoch is saved as a PEFT adapter",
+  summary: "fine-tune one task with LoRA (Gaussian or OSRM init); the best epoch (or, with --keep-epoch last, the last) is saved as a PEFT adapter",
   payload: z.strictObject({
     model: BackboneObject,
     task: Task,
