@@ -4,7 +4,7 @@
  * place read their inputs' results re-rooted there. The digests are the Python runtime's too.
  */
 import { execa } from "execa";
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -41,7 +41,7 @@ const planAt = (config: string, output: string): Plan => planExperiment(loadExpe
 const keys = (plan: Plan) => plan.jobs.map((j) => j.key);
 
 describe("content digests", () => {
-  it("are the Python runtime's, leave out Markdown and hidden files, and are cached by size and mtime", async () => {
+  it("are the Python runtime's, leave out Markdown, hidden files and a model folder's records, and are cached by size and mtime", async () => {
     const root = tmp("osrm-digest-");
     project(root);
     const model = join(root, "model");
@@ -53,6 +53,19 @@ describe("content digests", () => {
     writeFileSync(join(model, "README.md"), "an edited card\n");
     mkdirSync(join(model, ".cache"));
     writeFileSync(join(model, ".cache", "x"), "hub bookkeeping");
+    // A model folder's records (a loss curve, a throughput table) are not what loading it reads.
+    writeFileSync(join(model, "loss.csv"), "step,loss\n1,7.8\n");
+    writeFileSync(join(model, "throughput.json"), "{}\n");
+    expect(contentDigest(model)).toBe(before);
+    const again = await execa(process.execPath, [join(packageRoot, "bin/osrm.js"), "python", "--", "-c", `from osrm_runtime.digest import content_digest as d; print(d(${JSON.stringify(model)}))`]);
+    expect(again.stdout.trim().split("\n").pop()).toBe(before);
+    // A tokenizer file is.
+    const tokenizer = join(model, "tokenizer_config.json");
+    const original = existsSync(tokenizer) ? readFileSync(tokenizer) : null;
+    writeFileSync(tokenizer, "{\"model_max_length\": 7}\n");
+    expect(contentDigest(model)).not.toBe(before);
+    if (original) writeFileSync(tokenizer, original);
+    else rmSync(tokenizer);
     expect(contentDigest(model)).toBe(before);
 
     // Same size and time: the cached digest is trusted (that is what keeps planning fast) ...

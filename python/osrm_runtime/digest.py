@@ -5,7 +5,10 @@ recognised as the one an adapter was trained on.
     file    sha256 of its bytes
     folder  sha256 over its files (recursively, by relative path with "/", sorted), one line each:
             "<relative path>\\0<sha256 of the file's bytes>\\n"; hidden entries and Markdown files
-            (model cards) are left out: they do not change what a model computes.
+            (model cards) are left out: they do not change what a model computes. A model folder
+            (one with config.json or adapter_config.json at its top) counts only the files that
+            loading it reads (MODEL_FILES): its training records (loss.csv, metrics.json, ...)
+            can be rewritten without making it another model.
 
 Written "sha256:<hex>". Digests are cached in the per-user cache (one JSON file per path, with
 each file's size and mtime in ns) in the format the planner writes, so a digest the planner took
@@ -21,7 +24,7 @@ from typing import Optional
 
 from .atomic import write_json_atomic
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 
 def cache_root() -> str:
@@ -32,12 +35,32 @@ def cache_root() -> str:
     return os.path.join(os.path.abspath(base), "osrm")
 
 
+# What transformers, tokenizers and peft read from a model or adapter folder (the same list as
+# src/plan/digest.ts). Exact names, then suffixes.
+MODEL_FILES = frozenset({
+    "config.json", "generation_config.json", "adapter_config.json", "osrm_task.json",
+    "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json",
+    "vocab.json", "vocab.txt", "merges.txt", "preprocessor_config.json", "chat_template.json",
+    "chat_template.jinja",
+})
+MODEL_SUFFIXES = (".safetensors", ".safetensors.index.json", ".model", ".tiktoken")
+
+
 def counts(name: str) -> bool:
     return not name.startswith(".") and not name.lower().endswith(".md")
 
 
+def is_model_folder(folder: str) -> bool:
+    return any(os.path.isfile(os.path.join(folder, n)) for n in ("config.json", "adapter_config.json"))
+
+
+def counts_in_model(name: str) -> bool:
+    return name in MODEL_FILES or name.endswith(MODEL_SUFFIXES)
+
+
 def _list_files(root: str) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
+    model = is_model_folder(root)
 
     def walk(folder: str, rel: str) -> None:
         for name in os.listdir(folder):
@@ -47,7 +70,7 @@ def _list_files(root: str) -> list[tuple[str, str]]:
             rel_path = f"{rel}/{name}" if rel else name
             if os.path.isdir(path):  # follows links, as the planner does
                 walk(path, rel_path)
-            elif os.path.isfile(path):
+            elif os.path.isfile(path) and (not model or counts_in_model(name)):
                 out.append((rel_path, path))
 
     walk(root, "")

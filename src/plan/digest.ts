@@ -7,6 +7,9 @@
  *           `<relative path>\0<sha256 of the file's bytes>\n`. Hidden entries (".git", ".cache")
  *           and Markdown files (model cards, notes) are left out: they do not change what a
  *           model computes or what a data set holds, and editing a card must not re-run a sweep.
+ *           A model folder (config.json or adapter_config.json at its top) counts only the files
+ *           that loading it reads (MODEL_FILES): its training records (loss.csv, metrics.json,
+ *           ...) can be rewritten without making it another model.
  *
  * Written `sha256:<hex>`. Reading a large model's weights takes seconds, so every digest is cached
  * in the per-user cache, one file per path, with each file's size and modification time (ns):
@@ -19,7 +22,7 @@ import { join, resolve } from "node:path";
 import { writeFileAtomic } from "../store/atomic.ts";
 import { cacheDir } from "../runtime/paths.ts";
 
-export const DIGEST_CACHE_VERSION = 1;
+export const DIGEST_CACHE_VERSION = 2;
 
 /** [relative path, size, mtime in ns (decimal), sha256 hex] */
 type FileEntry = [string, number, string, string];
@@ -51,9 +54,22 @@ export function counts(name: string): boolean {
   return !name.startsWith(".") && !name.toLowerCase().endsWith(".md");
 }
 
+/** What transformers, tokenizers and peft read from a model or adapter folder (as digest.py). */
+const MODEL_FILES = new Set([
+  "config.json", "generation_config.json", "adapter_config.json", "osrm_task.json",
+  "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json",
+  "vocab.json", "vocab.txt", "merges.txt", "preprocessor_config.json", "chat_template.json",
+  "chat_template.jinja",
+]);
+const MODEL_SUFFIXES = [".safetensors", ".safetensors.index.json", ".model", ".tiktoken"];
+
+const isModelFolder = (folder: string) => ["config.json", "adapter_config.json"].some((n) => statSync(join(folder, n), { throwIfNoEntry: false })?.isFile());
+const countsInModel = (name: string) => MODEL_FILES.has(name) || MODEL_SUFFIXES.some((s) => name.endsWith(s));
+
 /** Every counted file under `root`, as [relative path, absolute path], sorted by relative path. */
 function listFiles(root: string): [string, string][] {
   const out: [string, string][] = [];
+  const model = isModelFolder(root);
   const walk = (dir: string, rel: string) => {
     for (const name of readdirSync(dir)) {
       if (!counts(name)) continue;
@@ -62,7 +78,7 @@ function listFiles(root: string): [string, string][] {
       const stat = statSync(path, { throwIfNoEntry: false }); // follows links (hub cache snapshots link to blobs); a broken link is skipped
       if (!stat) continue;
       if (stat.isDirectory()) walk(path, relPath);
-      else if (stat.isFile()) out.push([relPath, path]);
+      else if (stat.isFile() && (!model || countsInModel(name))) out.push([relPath, path]);
     }
   };
   walk(root, "");
