@@ -109,13 +109,13 @@ def interference_figure(out: str, heatmaps: list) -> list[dict]:
     fig, axes = plt.subplots(1, len(means), figsize=(size * len(means) + 1.0, size + 0.6), squeeze=False)
     image = None
     ratios = {}
+    first_rows = labels[next(iter(means))][0]
     for ax, (init, matrix) in zip(axes[0], means.items()):
         rows, cols, seeds = labels[init]
         image = ax.imshow(matrix, cmap="viridis", vmin=vmin, vmax=vmax)
         ax.set_xticks(range(len(cols)), labels=cols, rotation=45, ha="right", fontsize=8)
         # Panels after the first share its rows: their labels would sit on the previous panel's
         # last column, so only the first panel (or one with other rows) names them.
-        first_rows = labels[next(iter(means))][0]
         shown = rows if ax is axes[0][0] or rows != first_rows else []
         ax.set_yticks(range(len(rows)), labels=shown, fontsize=8)
         diagonal = [matrix[i][cols.index(r)] for i, r in enumerate(rows) if r in cols]
